@@ -1,0 +1,114 @@
+// Package api is confined's local API: HTTP/1.1 with JSON bodies over a
+// root-only unix socket (run_dir/api.sock). confine-runc, confine-hook and
+// confinectl are its clients. Every request body is bounded and strictly
+// decoded; every peer is checked with SO_PEERCRED.
+package api
+
+import (
+	"time"
+
+	"github.com/confinehq/confine/profiles"
+)
+
+// SocketName is the API socket's file name inside run_dir.
+const SocketName = "api.sock"
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 1 << 20
+
+// Paths of the API.
+const (
+	PathDecide     = "/v1/decide"
+	PathHook       = "/v1/hook"
+	PathStatus     = "/v1/status"
+	PathContainers = "/v1/containers"
+	PathReload     = "/v1/reload"
+	PathProfiles   = "/v1/profiles"
+)
+
+// Hook stages confine-hook reports.
+const (
+	StageCreateRuntime = "createRuntime"
+	StagePoststop      = "poststop"
+)
+
+// DecideRequest asks which profile a container about to be created gets.
+type DecideRequest struct {
+	Namespace   string            `json:"namespace"`
+	ID          string            `json:"id"`
+	Bundle      string            `json:"bundle"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Decision is confined's answer to DecideRequest.
+type Decision struct {
+	// Profile is the selected profile with the container's mode override
+	// already applied to Profile.Mode.
+	Profile *profiles.Profile `json:"profile"`
+	// Digest identifies the profile version (sha256 of its canonical form).
+	Digest string `json:"digest"`
+	// ListenerPath, when set, is the seccomp notify listener socket that
+	// confined is accepting on for this container (learn mode and enforce
+	// alerts). confine-runc only injects it when set.
+	ListenerPath string `json:"listenerPath,omitempty"`
+	// Reason says how the profile was selected (label, selector, default).
+	Reason string `json:"reason,omitempty"`
+}
+
+// HookRequest is what confine-hook sends at each stage.
+type HookRequest struct {
+	Stage string `json:"stage"`
+	// State is the OCI state JSON that runc gave the hook on stdin.
+	State State `json:"state"`
+}
+
+// State is the OCI runtime state as hooks receive it.
+type State struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Status      string            `json:"status"`
+	Pid         int               `json:"pid,omitempty"`
+	Bundle      string            `json:"bundle"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Status is the daemon's health.
+type Status struct {
+	Version             string         `json:"version"`
+	StartedAt           time.Time      `json:"startedAt"`
+	ContainerdAddress   string         `json:"containerdAddress"`
+	ContainerdConnected bool           `json:"containerdConnected"`
+	ContainerdVersion   string         `json:"containerdVersion,omitempty"`
+	Containers          int            `json:"containers"`
+	ContainersByMode    map[string]int `json:"containersByMode,omitempty"`
+	Processes           int            `json:"processes"`
+	Profiles            int            `json:"profiles"`
+	ProfileErrors       []string       `json:"profileErrors,omitempty"`
+	Violations          int            `json:"violations"`
+	Kills               int            `json:"kills"`
+}
+
+// Container is one watched container as confinectl ps shows it.
+type Container struct {
+	Namespace  string    `json:"namespace"`
+	ID         string    `json:"id"`
+	Name       string    `json:"name,omitempty"`
+	Image      string    `json:"image,omitempty"`
+	Profile    string    `json:"profile"`
+	Mode       string    `json:"mode"`
+	Digest     string    `json:"digest,omitempty"`
+	Pid        int       `json:"pid,omitempty"`
+	Processes  int       `json:"processes"`
+	Violations int       `json:"violations"`
+	Injected   bool      `json:"injected"` // started through confine-runc (seccomp filter and hooks in its spec)
+	Source     string    `json:"source"`   // hook | event | resync
+	Status     string    `json:"status"`
+	KillReason string    `json:"killReason,omitempty"`
+	Since      time.Time `json:"since"`
+	Notes      []string  `json:"notes,omitempty"`
+}
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Error string `json:"error"`
+}

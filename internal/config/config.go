@@ -1,0 +1,195 @@
+// Package config reads confine.toml, the one configuration file shared by
+// all four binaries. Every key has a default, so no file is needed.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultPath is where the configuration lives unless CONFINE_CONFIG says otherwise.
+const DefaultPath = "/etc/confine/confine.toml"
+
+// EnvPath names the environment variable that overrides DefaultPath.
+const EnvPath = "CONFINE_CONFIG"
+
+// Fail modes: what confine-runc and confine-hook do when confined is unreachable.
+const (
+	FailClosed = "closed"
+	FailOpen   = "open"
+)
+
+// Config is the daemon's and the tools' configuration.
+type Config struct {
+	ContainerdAddress string   `toml:"containerd_address" json:"containerd_address"`
+	Namespaces        []string `toml:"namespaces" json:"namespaces"`
+	RuncPath          string   `toml:"runc_path" json:"runc_path"`
+	ProfilesDir       string   `toml:"profiles_dir" json:"profiles_dir"`
+	StateDir          string   `toml:"state_dir" json:"state_dir"`
+	RunDir            string   `toml:"run_dir" json:"run_dir"`
+	DefaultProfile    string   `toml:"default_profile" json:"default_profile"`
+	FailMode          string   `toml:"fail_mode" json:"fail_mode"`
+	AlertSinks        []string `toml:"alert_sinks" json:"alert_sinks"`
+	MetricsAddress    string   `toml:"metrics_address" json:"metrics_address"`
+	RescanInterval    Duration `toml:"rescan_interval" json:"rescan_interval"`
+	// HookPath is the confine-hook binary injected into specs; empty means
+	// "confine-hook next to the running binary, else /usr/bin/confine-hook".
+	HookPath string `toml:"hook_path" json:"hook_path"`
+	// DockerSocket is the Docker Engine API socket used to resolve labels
+	// and image names of containers in the moby namespace.
+	DockerSocket string `toml:"docker_socket" json:"docker_socket"`
+
+	// Path is the file the configuration was read from ("" for defaults).
+	Path string `toml:"-" json:"path"`
+}
+
+// Duration is a time.Duration written as "2s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses "2s", "500ms".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as Go prints it.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the built-in configuration.
+func Default() *Config {
+	return &Config{
+		ContainerdAddress: "/run/containerd/containerd.sock",
+		Namespaces:        []string{},
+		RuncPath:          "/usr/bin/runc",
+		ProfilesDir:       "/etc/confine/profiles.d",
+		StateDir:          "/var/lib/confine",
+		RunDir:            "/run/confine",
+		DefaultProfile:    "baseline",
+		FailMode:          FailClosed,
+		AlertSinks:        []string{"journald"},
+		MetricsAddress:    "",
+		RescanInterval:    Duration{2 * time.Second},
+		DockerSocket:      "/run/docker.sock",
+	}
+}
+
+// Load reads the file named by CONFINE_CONFIG, else DefaultPath. A missing
+// default file is not an error (defaults apply); a missing file named by
+// CONFINE_CONFIG is.
+func Load() (*Config, error) {
+	if p := os.Getenv(EnvPath); p != "" {
+		return LoadFile(p)
+	}
+	c, err := LoadFile(DefaultPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return Default(), nil
+	}
+	return c, err
+}
+
+// LoadFile reads one configuration file on top of the defaults.
+func LoadFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	c, err := Parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	c.Path = path
+	return c, nil
+}
+
+// Parse decodes TOML on top of the defaults and validates the result. Errors
+// name the file, and the line where TOML knows it.
+func Parse(data []byte, path string) (*Config, error) {
+	c := Default()
+	md, err := toml.Decode(string(data), c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, 0, len(und))
+		for _, k := range und {
+			keys = append(keys, k.String())
+		}
+		sort.Strings(keys)
+		line := lineOfKey(string(data), und[0].String())
+		return nil, fmt.Errorf("%s:%d: unknown key %q", path, line, keys[0])
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+func lineOfKey(src, key string) int {
+	last := key
+	if i := strings.LastIndex(key, "."); i >= 0 {
+		last = key[i+1:]
+	}
+	for i, l := range strings.Split(src, "\n") {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, last) && strings.Contains(t, "=") && strings.TrimSpace(t[:strings.Index(t, "=")]) == last {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// Validate checks values that the types do not.
+func (c *Config) Validate() error {
+	switch c.FailMode {
+	case FailClosed, FailOpen:
+	default:
+		return fmt.Errorf("key fail_mode: %q is not %q or %q", c.FailMode, FailClosed, FailOpen)
+	}
+	for k, v := range map[string]string{
+		"containerd_address": c.ContainerdAddress, "runc_path": c.RuncPath,
+		"profiles_dir": c.ProfilesDir, "state_dir": c.StateDir, "run_dir": c.RunDir,
+	} {
+		if v == "" {
+			return fmt.Errorf("key %s: must not be empty", k)
+		}
+		if k != "containerd_address" && !filepath.IsAbs(v) {
+			return fmt.Errorf("key %s: %q is not an absolute path", k, v)
+		}
+	}
+	if c.DefaultProfile == "" {
+		return errors.New("key default_profile: must not be empty")
+	}
+	if c.RescanInterval.Duration < 100*time.Millisecond {
+		return fmt.Errorf("key rescan_interval: %s is below the 100ms minimum", c.RescanInterval)
+	}
+	for _, s := range c.AlertSinks {
+		switch {
+		case s == "journald", s == "stderr":
+		case strings.HasPrefix(s, "jsonl:") && filepath.IsAbs(strings.TrimPrefix(s, "jsonl:")):
+		default:
+			return fmt.Errorf("key alert_sinks: %q is not journald, stderr or jsonl:/absolute/path", s)
+		}
+	}
+	return nil
+}
+
+// APISocket is the path of confined's API socket.
+func (c *Config) APISocket() string { return filepath.Join(c.RunDir, "api.sock") }
+
+// LearnedDir is where learned profiles are written.
+func (c *Config) LearnedDir() string { return filepath.Join(c.StateDir, "learned") }

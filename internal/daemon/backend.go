@@ -1,0 +1,100 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/confinehq/confine/internal/api"
+	"github.com/confinehq/confine/internal/version"
+	"github.com/confinehq/confine/profiles"
+)
+
+// backend implements api.Backend on the daemon.
+type backend struct{ d *Daemon }
+
+var _ api.Backend = backend{}
+
+// Decide selects the profile of a container confine-runc is creating. The
+// labels and image come from containerd (the spec only has annotations).
+func (b backend) Decide(ctx context.Context, req api.DecideRequest) (*api.Decision, error) {
+	d := b.d
+	t := profiles.Target{Annotations: req.Annotations}
+	if info, err := d.lookup(ctx, req.Namespace, req.ID); err == nil {
+		t.Labels, t.Image = info.Labels, info.Image
+		for k, v := range info.Annotations {
+			if _, ok := t.Annotations[k]; !ok {
+				if t.Annotations == nil {
+					t.Annotations = map[string]string{}
+				}
+				t.Annotations[k] = v
+			}
+		}
+	} else {
+		d.log.Warn("container not found in containerd at create; selecting on annotations only", "namespace", req.Namespace, "container", req.ID, "error", err)
+	}
+	sel, err := d.profiles.Current().Select(t, d.cfg.DefaultProfile)
+	if err != nil {
+		return nil, fmt.Errorf("selecting a profile for %s/%s: %w", req.Namespace, req.ID, err)
+	}
+	dec := &api.Decision{Profile: sel.Profile, Digest: profiles.Digest(sel.Profile), Reason: sel.Reason}
+	d.log.Info("profile decided", "namespace", req.Namespace, "container", req.ID, "profile", sel.Profile.Name, "mode", sel.Profile.Mode, "reason", sel.Reason, "image", t.Image)
+	return dec, nil
+}
+
+// Hook registers a container at createRuntime (before user code runs) and
+// forgets it at poststop.
+func (b backend) Hook(ctx context.Context, req api.HookRequest) error {
+	d := b.d
+	ns := namespaceOf(req.State)
+	switch req.Stage {
+	case api.StageCreateRuntime:
+		return d.registerFromHook(ctx, ns, req.State)
+	case api.StagePoststop:
+		d.unregister(ns, req.State.ID, "poststop hook")
+		return nil
+	}
+	return fmt.Errorf("unknown hook stage %q", req.Stage)
+}
+
+func (b backend) Status(ctx context.Context) (*api.Status, error) {
+	d := b.d
+	st := &api.Status{
+		Version:             version.Version,
+		StartedAt:           d.started,
+		ContainerdAddress:   d.cfg.ContainerdAddress,
+		ContainerdConnected: d.watcher.Connected(),
+		ContainerdVersion:   d.watcher.Version(),
+		ContainersByMode:    map[string]int{},
+		Profiles:            d.profiles.Current().Len(),
+		ProfileErrors:       d.profiles.Errors(),
+	}
+	for _, c := range d.reg.all() {
+		st.Containers++
+		if c.Profile != nil {
+			st.ContainersByMode[string(c.Profile.Mode)]++
+		}
+		st.Processes += c.Processes
+	}
+	st.Violations = int(d.stats.violations.Load())
+	st.Kills = int(d.stats.kills.Load())
+	return st, nil
+}
+
+func (b backend) Containers(ctx context.Context) ([]api.Container, error) {
+	var out []api.Container
+	for _, c := range b.d.reg.all() {
+		b.d.mu.Lock()
+		out = append(out, c.apiView())
+		b.d.mu.Unlock()
+	}
+	return out, nil
+}
+
+func (b backend) Reload(ctx context.Context) ([]string, error) {
+	errs := b.d.reload("API request")
+	return errs, nil
+}
+
+// since formats an age for logs.
+func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }

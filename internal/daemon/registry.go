@@ -1,0 +1,97 @@
+package daemon
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/confinehq/confine/internal/api"
+	"github.com/confinehq/confine/profiles"
+)
+
+// Where a container record came from.
+const (
+	sourceHook   = "hook"
+	sourceEvent  = "event"
+	sourceResync = "resync"
+)
+
+// container is confined's record of one container.
+type container struct {
+	Namespace   string
+	ID          string
+	Name        string
+	Image       string
+	Labels      map[string]string
+	Annotations map[string]string
+	Pid         int    // init pid (host view)
+	PidStart    uint64 // its start time, to survive pid reuse
+	Profile     *profiles.Profile
+	Digest      string
+	Injected    bool
+	Source      string
+	Status      string
+	Since       time.Time
+	Violations  int
+	Killed      bool
+	KillReason  string
+	Notes       []string
+	Processes   int
+	checker     *checker
+}
+
+func (c *container) key() string { return c.Namespace + "/" + c.ID }
+
+// registry holds the watched containers.
+type registry struct {
+	mu sync.RWMutex
+	m  map[string]*container
+}
+
+func newRegistry() *registry { return &registry{m: map[string]*container{}} }
+
+func (r *registry) get(ns, id string) *container {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.m[ns+"/"+id]
+}
+
+func (r *registry) put(c *container) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.m[c.key()] = c
+}
+
+func (r *registry) remove(ns, id string) *container {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.m[ns+"/"+id]
+	delete(r.m, ns+"/"+id)
+	return c
+}
+
+// all returns the records sorted by key.
+func (r *registry) all() []*container {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*container, 0, len(r.m))
+	for _, c := range r.m {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key() < out[j].key() })
+	return out
+}
+
+func (c *container) apiView() api.Container {
+	v := api.Container{
+		Namespace: c.Namespace, ID: c.ID, Name: c.Name, Image: c.Image,
+		Digest: c.Digest, Pid: c.Pid, Processes: c.Processes, Violations: c.Violations,
+		Injected: c.Injected, Source: c.Source, Status: c.Status, KillReason: c.KillReason,
+		Since: c.Since, Notes: append([]string(nil), c.Notes...),
+	}
+	if c.Profile != nil {
+		v.Profile = c.Profile.Name
+		v.Mode = string(c.Profile.Mode)
+	}
+	return v
+}

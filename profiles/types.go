@@ -1,0 +1,177 @@
+// Package profiles holds the confine/v1 profile schema: decoding with
+// line-numbered errors, validation, loading a directory, selecting a profile
+// for a container, the embedded baseline, and an atomic on-disk store.
+package profiles
+
+// APIVersion is the only schema version this package reads and writes.
+const APIVersion = "confine/v1"
+
+// Mode says what confine does with a container's profile.
+type Mode string
+
+const (
+	ModeLearn   Mode = "learn"
+	ModeMonitor Mode = "monitor"
+	ModeEnforce Mode = "enforce"
+)
+
+// Valid reports whether m is one of the three modes.
+func (m Mode) Valid() bool {
+	return m == ModeLearn || m == ModeMonitor || m == ModeEnforce
+}
+
+// ParseMode turns a label or flag value into a Mode.
+func ParseMode(s string) (Mode, bool) {
+	m := Mode(s)
+	return m, m.Valid()
+}
+
+// What a violation does in enforce mode.
+const (
+	OnViolationKill  = "kill"
+	OnViolationAlert = "alert"
+)
+
+// Seccomp default actions.
+const (
+	ActionErrno = "errno"
+	ActionKill  = "kill"
+	ActionLog   = "log"
+)
+
+// BaseDockerDefault names Docker's default seccomp profile as a base.
+const BaseDockerDefault = "docker-default"
+
+// Labels and annotations that steer selection.
+const (
+	LabelProfile = "confine.profile"
+	LabelMode    = "confine.mode"
+	// AnnotationDigest records, in the bundle, which version of the profile
+	// was injected.
+	AnnotationDigest = "confine.digest"
+)
+
+// List is a list of strings where "absent" (nil) and "present but empty"
+// differ: an absent rule list places no restriction, an empty one allows
+// nothing. It is omitted from YAML only when nil.
+type List []string
+
+// IsZero lets yaml omitempty drop a nil list but keep an empty one.
+func (l List) IsZero() bool { return l == nil }
+
+// Ports is a list of port numbers with the same nil/empty distinction as List.
+type Ports []int
+
+// IsZero lets yaml omitempty drop a nil list but keep an empty one.
+func (p Ports) IsZero() bool { return p == nil }
+
+// Profile is one confine/v1 profile.
+type Profile struct {
+	APIVersion  string     `yaml:"apiVersion" json:"apiVersion"`
+	Name        string     `yaml:"name" json:"name"`
+	Mode        Mode       `yaml:"mode" json:"mode"`
+	Selector    Selector   `yaml:"selector,omitempty" json:"selector,omitempty"`
+	Seccomp     Seccomp    `yaml:"seccomp,omitempty" json:"seccomp,omitempty"`
+	Exec        Exec       `yaml:"exec,omitempty" json:"exec,omitempty"`
+	Files       Files      `yaml:"files,omitempty" json:"files,omitempty"`
+	Network     Network    `yaml:"network,omitempty" json:"network,omitempty"`
+	Privileges  Privileges `yaml:"privileges,omitempty" json:"privileges,omitempty"`
+	OnViolation string     `yaml:"onViolation,omitempty" json:"onViolation,omitempty"`
+
+	// Source is the file the profile was read from ("embedded" for the
+	// built-in baseline). It is not part of the schema.
+	Source string `yaml:"-" json:"source,omitempty"`
+}
+
+// Selector says which containers a profile applies to.
+type Selector struct {
+	Images List              `yaml:"images,omitempty" json:"images,omitempty"`
+	Labels map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+}
+
+// IsZero reports an empty selector.
+func (s Selector) IsZero() bool { return len(s.Images) == 0 && len(s.Labels) == 0 }
+
+// Seccomp is the syscall part of a profile.
+type Seccomp struct {
+	// DefaultAction is what a syscall outside Allow gets: errno, kill or log.
+	DefaultAction string `yaml:"defaultAction,omitempty" json:"defaultAction,omitempty"`
+	// Base names a profile to start from ("docker-default"); Allow and
+	// Deny then apply on top of it.
+	Base string `yaml:"base,omitempty" json:"base,omitempty"`
+	// Allow lists the syscalls that are permitted. Nil means the section
+	// places no syscall restriction (unless Base is set).
+	Allow List `yaml:"allow,omitempty" json:"allow,omitempty"`
+	// Deny lists syscalls that are denied even if Base allows them.
+	Deny List `yaml:"deny,omitempty" json:"deny,omitempty"`
+}
+
+// IsZero reports a profile without a seccomp section.
+func (s Seccomp) IsZero() bool {
+	return s.DefaultAction == "" && s.Base == "" && s.Allow == nil && s.Deny == nil
+}
+
+// Exec lists the binaries that may run.
+type Exec struct {
+	Allow List `yaml:"allow,omitempty" json:"allow,omitempty"`
+}
+
+// IsZero reports a profile without an exec section.
+func (e Exec) IsZero() bool { return e.Allow == nil }
+
+// Files are the file-access rules; entries are globs (see Match).
+type Files struct {
+	Deny     List `yaml:"deny,omitempty" json:"deny,omitempty"`
+	ReadOnly List `yaml:"readOnly,omitempty" json:"readOnly,omitempty"`
+	Watch    List `yaml:"watch,omitempty" json:"watch,omitempty"`
+}
+
+// IsZero reports a profile without a files section.
+func (f Files) IsZero() bool { return f.Deny == nil && f.ReadOnly == nil && f.Watch == nil }
+
+// Network lists the approved peers and listening ports.
+type Network struct {
+	// Egress entries are "CIDR-or-IP-or-host:port-or-*".
+	Egress List `yaml:"egress,omitempty" json:"egress,omitempty"`
+	// Listen lists the ports that may be bound for listening.
+	Listen Ports `yaml:"listen,omitempty" json:"listen,omitempty"`
+}
+
+// IsZero reports a profile without a network section.
+func (n Network) IsZero() bool { return n.Egress == nil && n.Listen == nil }
+
+// Privileges are the identity and capability rules.
+type Privileges struct {
+	// AllowRoot false makes a process running as uid 0 a violation. Nil
+	// means not checked.
+	AllowRoot *bool `yaml:"allowRoot,omitempty" json:"allowRoot,omitempty"`
+	// Capabilities lists the effective capabilities a process may hold
+	// (names without the CAP_ prefix). Nil means not checked.
+	Capabilities List `yaml:"capabilities,omitempty" json:"capabilities,omitempty"`
+	// NoNewPrivileges is injected into the container's spec when true.
+	NoNewPrivileges *bool `yaml:"noNewPrivileges,omitempty" json:"noNewPrivileges,omitempty"`
+}
+
+// IsZero reports a profile without a privileges section.
+func (p Privileges) IsZero() bool {
+	return p.AllowRoot == nil && p.Capabilities == nil && p.NoNewPrivileges == nil
+}
+
+// EffectiveOnViolation returns the profile's onViolation with its default.
+func (p *Profile) EffectiveOnViolation() string {
+	if p.OnViolation == "" {
+		return OnViolationKill
+	}
+	return p.OnViolation
+}
+
+// EffectiveDefaultAction returns the seccomp default action with its default.
+func (s Seccomp) EffectiveDefaultAction() string {
+	if s.DefaultAction == "" {
+		return ActionErrno
+	}
+	return s.DefaultAction
+}
+
+// Bool returns a pointer to b, for building profiles in code.
+func Bool(b bool) *bool { return &b }
