@@ -20,7 +20,10 @@ var _ api.Backend = backend{}
 func (b backend) Decide(ctx context.Context, req api.DecideRequest) (*api.Decision, error) {
 	d := b.d
 	t := profiles.Target{Annotations: req.Annotations}
-	if info, err := d.lookup(ctx, req.Namespace, req.ID); err == nil {
+	lctx, cancel := context.WithTimeout(ctx, time.Second)
+	info, err := d.watcher.LookupContainer(lctx, req.Namespace, req.ID)
+	cancel()
+	if err == nil {
 		t.Labels, t.Image = info.Labels, info.Image
 		for k, v := range info.Annotations {
 			if _, ok := t.Annotations[k]; !ok {

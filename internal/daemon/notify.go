@@ -20,11 +20,11 @@ func newNotifier() *notifier {
 	return n
 }
 
-func (n *notifier) ready()              { _, _ = sd.SdNotify(false, sd.SdNotifyReady) }
-func (n *notifier) reloading()          { _, _ = sd.SdNotify(false, sd.SdNotifyReloading) }
-func (n *notifier) stopping()           { _, _ = sd.SdNotify(false, sd.SdNotifyStopping) }
-func (n *notifier) status(s string)     { _, _ = sd.SdNotify(false, "STATUS="+s) }
-func (n *notifier) ping()               { _, _ = sd.SdNotify(false, sd.SdNotifyWatchdog) }
+func (n *notifier) ready()          { _, _ = sd.SdNotify(false, sd.SdNotifyReady) }
+func (n *notifier) reloading()      { _, _ = sd.SdNotify(false, sd.SdNotifyReloading) }
+func (n *notifier) stopping()       { _, _ = sd.SdNotify(false, sd.SdNotifyStopping) }
+func (n *notifier) status(s string) { _, _ = sd.SdNotify(false, "STATUS="+s) }
+func (n *notifier) ping()           { _, _ = sd.SdNotify(false, sd.SdNotifyWatchdog) }
 func (n *notifier) interval() time.Duration {
 	if n.watchdog == 0 {
 		return 0

@@ -1,29 +1,30 @@
 // Package glob matches absolute file paths against the path globs used in
 // confine profiles (exec.allow, files.deny, files.readOnly, files.watch).
 //
-// Semantics
+// # Semantics
 //
 // A pattern is an absolute, clean path: it starts with "/", has no empty
 // segment ("//"), no "." or ".." segment and no trailing "/" (except the
 // pattern "/" itself). It is matched against the whole path, segment by
 // segment, where segments are the parts between "/":
 //
-//	*       any run of characters within one segment, including none;
-//	        never "/". "/etc/*" matches "/etc/passwd" but not "/etc" or
-//	        "/etc/ssl/certs". A leading "." is not special: "/etc/*"
-//	        matches "/etc/.pwd.lock" (hidden files do not evade a rule).
-//	**      as a whole segment: zero or more whole segments. "/run/**"
-//	        matches "/run" itself and everything below it; "/a/**/b"
-//	        matches "/a/b", "/a/x/b" and "/a/x/y/b". "**" inside a segment
-//	        ("/var/**.log") is an error, not a silent "*".
-//	?       exactly one character (one UTF-8 encoded rune), never "/".
-//	[...]   one character from a class: "[abc]", ranges "[a-z0-9]",
-//	        negation "[!abc]" or "[^abc]". A class never matches "/", and
-//	        "/" may not appear inside one. "]" or "-" are literal inside a
-//	        class when escaped ("[\]]").
-//	\c      the character c literally, for "\*", "\?", "\[", "\\".
+//   - "*" matches any run of characters within one segment, including
+//     none, never "/": "/etc/*" matches "/etc/passwd" but not "/etc" or
+//     "/etc/ssl/certs". A leading "." is not special: "/etc/*" matches
+//     "/etc/.pwd.lock" (hidden files do not evade a rule).
+//   - "**" as a whole segment matches zero or more whole segments:
+//     "/run/**" matches "/run" itself and everything below it; "/a/**/b"
+//     matches "/a/b", "/a/x/b" and "/a/x/y/b". "**" inside a segment
+//     ("/var/**.log") is an error, not a silent "*".
+//   - "?" matches exactly one character (one UTF-8 encoded rune), never "/".
+//   - "[...]" matches one character from a class: "[abc]", ranges
+//     "[a-z0-9]", negation "[!abc]" or "[^abc]". A class never matches "/",
+//     and "/" may not appear inside one. "]" and "-" are literal inside a
+//     class when escaped ("[\]]").
+//   - "\c" matches the character c literally: "\*", "\?", "\[", "\\".
 //
-// Matching is case-sensitive and byte-exact otherwise. Paths given to Match
+// Matching is case-sensitive and byte-exact otherwise; a byte that is not
+// valid UTF-8 is one character and matches only itself. Paths given to Match
 // are expected to be absolute and clean, as the kernel reports them in
 // /proc; a path that is not clean is cleaned first, and a relative path
 // never matches.
@@ -130,8 +131,8 @@ func Compile(pattern string) (*Pattern, error) {
 	// Split at unescaped slashes, remembering where each segment starts.
 	start := 1
 	for i := 1; i <= len(pattern); i++ {
-		if i < len(pattern) && pattern[i] == '\\' {
-			i++ // skip the escaped byte; a trailing \ is caught below
+		if i < len(pattern)-1 && pattern[i] == '\\' {
+			i++ // skip the escaped byte; a trailing \ is caught in the segment
 			continue
 		}
 		if i < len(pattern) && pattern[i] != '/' {
@@ -184,14 +185,14 @@ func compileSegment(s string, off int) (segment, error) {
 			if i+1 >= len(s) {
 				return segment{}, &Error{Offset: off + i, Msg: "trailing \\ escapes nothing"}
 			}
-			r, n := utf8.DecodeRuneInString(s[i+1:])
+			r, n := decodeRune(s[i+1:])
 			if r == '/' {
 				return segment{}, &Error{Offset: off + i, Msg: "a path separator cannot be escaped"}
 			}
 			elems = append(elems, elem{kind: elemLit, r: r})
 			i += 1 + n
 		default:
-			r, n := utf8.DecodeRuneInString(s[i:])
+			r, n := decodeRune(s[i:])
 			elems = append(elems, elem{kind: elemLit, r: r})
 			i += n
 		}
@@ -217,11 +218,11 @@ func compileClass(s string, off int) (elem, int, error) {
 			if i+1 >= len(s) {
 				return 0, &Error{Offset: off + i, Msg: "trailing \\ escapes nothing"}
 			}
-			r, n := utf8.DecodeRuneInString(s[i+1:])
+			r, n := decodeRune(s[i+1:])
 			i += 1 + n
 			return r, nil
 		}
-		r, n := utf8.DecodeRuneInString(s[i:])
+		r, n := decodeRune(s[i:])
 		i += n
 		return r, nil
 	}
@@ -332,7 +333,7 @@ func (s *segment) match(part string) bool {
 				ei++
 				continue
 			}
-			r, n := utf8.DecodeRuneInString(part[ti:])
+			r, n := decodeRune(part[ti:])
 			if e.matchRune(r) {
 				ei++
 				ti += n
@@ -342,7 +343,7 @@ func (s *segment) match(part string) bool {
 		if starElem < 0 {
 			return false
 		}
-		_, n := utf8.DecodeRuneInString(part[starText:])
+		_, n := decodeRune(part[starText:])
 		starText += n
 		ei, ti = starElem+1, starText
 	}
@@ -380,4 +381,16 @@ func isClean(p string) bool {
 		return false
 	}
 	return !strings.Contains(p+"/", "/./") && !strings.Contains(p+"/", "/../")
+}
+
+// decodeRune is utf8.DecodeRuneInString, except that a byte that is not
+// valid UTF-8 decodes to a value of its own beyond the Unicode range, so an
+// invalid byte in a pattern matches only the same byte in a path (Linux
+// paths are bytes, not necessarily UTF-8).
+func decodeRune(s string) (rune, int) {
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError && n == 1 {
+		return utf8.MaxRune + 1 + rune(s[0]), 1
+	}
+	return r, n
 }

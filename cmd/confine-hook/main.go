@@ -1,0 +1,45 @@
+// Command confine-hook is the OCI hook confine-runc injects:
+// `confine-hook createRuntime` registers the container's init PID with
+// confined before user code runs, `confine-hook poststop` unregisters it.
+// runc passes the container state as JSON on stdin. Pure Go (CGO_ENABLED=0).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/confinehq/confine/hooks"
+	"github.com/confinehq/confine/internal/api"
+	"github.com/confinehq/confine/internal/config"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintf(os.Stderr, "confine-hook: %v\n", hooks.ErrHookUsage)
+		os.Exit(2)
+	}
+	stage := os.Args[1]
+	cfg, err := config.Load()
+	if err != nil {
+		// Without a configuration the fail mode is unknown: the built-in
+		// default (closed) applies.
+		fmt.Fprintf(os.Stderr, "confine-hook: %s: %v (fail_mode=%s)\n", stage, err, config.FailClosed)
+		os.Exit(1)
+	}
+	run := hooks.HookRun{
+		Stage:    stage,
+		Stdin:    os.Stdin,
+		Client:   api.NewClient(cfg.APISocket(), hooks.HookTimeout),
+		FailMode: cfg.FailMode,
+		Log:      os.Stderr,
+	}
+	if err := run.Run(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "confine-hook: %v\n", err)
+		if errors.Is(err, hooks.ErrHookUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}

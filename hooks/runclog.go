@@ -1,0 +1,103 @@
+package hooks
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Log levels as runc (logrus) writes them.
+const (
+	LevelError = "error"
+	LevelWarn  = "warning"
+	LevelInfo  = "info"
+)
+
+// RuncLog writes messages where runc writes its own: to the --log file in
+// --log-format (json lines {"level","msg","time"}; logrus text otherwise).
+// containerd's shim reads the last "error" entry of that file and puts it
+// in the error the user sees (ctr prints "OCI runtime create failed: …").
+//
+// Errors also go to stderr, as runc's fatal errors do. Warnings and info go
+// to stderr only when there is no log file: during create, runc's stderr
+// may be the container's own stderr stream, which is not ours to write.
+type RuncLog struct {
+	// Path is the --log file; "" means none.
+	Path string
+	// Format is --log-format: "json", else text.
+	Format string
+	// Stderr receives errors (and everything when Path is "").
+	Stderr io.Writer
+	// Prefix starts every message, e.g. "confine-runc".
+	Prefix string
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// NewRuncLog returns a log for the invocation's --log and --log-format.
+func NewRuncLog(inv Invocation, prefix string, stderr io.Writer) *RuncLog {
+	return &RuncLog{Path: inv.Log, Format: inv.LogFormat, Stderr: stderr, Prefix: prefix}
+}
+
+// Errorf logs an error.
+func (l *RuncLog) Errorf(format string, args ...any) {
+	l.write(LevelError, fmt.Sprintf(format, args...))
+}
+
+// Warnf logs a warning.
+func (l *RuncLog) Warnf(format string, args ...any) { l.write(LevelWarn, fmt.Sprintf(format, args...)) }
+
+// Infof logs information.
+func (l *RuncLog) Infof(format string, args ...any) { l.write(LevelInfo, fmt.Sprintf(format, args...)) }
+
+type jsonEntry struct {
+	Level string `json:"level"`
+	Msg   string `json:"msg"`
+	Time  string `json:"time"`
+}
+
+func (l *RuncLog) write(level, msg string) {
+	if l.Prefix != "" {
+		msg = l.Prefix + ": " + msg
+	}
+	now := time.Now
+	if l.Now != nil {
+		now = l.Now
+	}
+	ts := now().Format(time.RFC3339Nano)
+	fileOK := false
+	if l.Path != "" {
+		fileOK = l.appendFile(l.entry(level, msg, ts)) == nil
+	}
+	if l.Stderr != nil && (level == LevelError || !fileOK) {
+		fmt.Fprintln(l.Stderr, msg)
+	}
+}
+
+// entry formats one line in the log's format.
+func (l *RuncLog) entry(level, msg, ts string) []byte {
+	if l.Format == "json" {
+		b, err := json.Marshal(jsonEntry{Level: level, Msg: msg, Time: ts})
+		if err == nil {
+			return append(b, '\n')
+		}
+	}
+	return []byte("time=" + strconv.Quote(ts) + " level=" + level + " msg=" + strconv.Quote(msg) + "\n")
+}
+
+// appendFile adds one line with a single write, as runc does (O_APPEND).
+func (l *RuncLog) appendFile(line []byte) error {
+	f, err := os.OpenFile(l.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(line)
+	cerr := f.Close()
+	if werr != nil {
+		return werr
+	}
+	return cerr
+}

@@ -1,0 +1,518 @@
+// Package daemon is confined: it wires the containerd watcher, the process
+// monitor, the rules, the killer, the alert sinks and the local API, and
+// runs the main loop (events, rescans, reloads, watchdog).
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/confinehq/confine/internal/alert"
+	"github.com/confinehq/confine/internal/api"
+	"github.com/confinehq/confine/internal/config"
+	"github.com/confinehq/confine/internal/watch"
+	"github.com/confinehq/confine/profiles"
+)
+
+// Daemon is one confined.
+type Daemon struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	started  time.Time
+	profiles *profileSource
+	reg      *registry
+	watcher  *watch.Watcher
+	alerts   *alerter
+	mon      *monitor
+	notify   *notifier
+	metrics  *metrics
+	learner  *learner
+
+	learnAnnounced map[string]bool
+
+	// mu serialises changes to container records and process tracking.
+	mu sync.Mutex
+
+	stats struct {
+		violations atomic.Int64
+		kills      atomic.Int64
+	}
+
+	rescanNow chan struct{}
+}
+
+// New builds a daemon from its configuration.
+func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+	d := &Daemon{
+		cfg:       cfg,
+		log:       log,
+		started:   time.Now(),
+		profiles:  newProfileSource(cfg.ProfilesDir, log),
+		reg:       newRegistry(),
+		watcher:   watch.New(cfg.ContainerdAddress, cfg.Namespaces, log),
+		notify:    newNotifier(),
+		rescanNow: make(chan struct{}, 1),
+		metrics:   newMetrics(),
+		learner:   newLearner(cfg.LearnedDir()),
+
+		learnAnnounced: map[string]bool{},
+	}
+	var err error
+	d.alerts, err = newAlerter(cfg, log, d.metrics)
+	if err != nil {
+		return nil, err
+	}
+	d.mon, err = newMonitor(d)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Run serves until ctx is done.
+func (d *Daemon) Run(ctx context.Context) error {
+	for _, dir := range []string{d.cfg.RunDir, d.cfg.StateDir} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("creating %s: %w", dir, err)
+		}
+	}
+	errs, _ := d.profiles.Load()
+	for _, e := range errs {
+		d.alerts.profileError(e)
+	}
+
+	srv := api.NewServer(backend{d}, d.log)
+	if err := srv.Listen(d.cfg.APISocket()); err != nil {
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve() }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		os.Remove(d.cfg.APISocket())
+	}()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if d.cfg.MetricsAddress != "" {
+		if err := d.metrics.serve(runCtx, d.cfg.MetricsAddress); err != nil {
+			return fmt.Errorf("serving metrics on %s: %w", d.cfg.MetricsAddress, err)
+		}
+	}
+
+	// The process monitor starts before containers are known so that no
+	// exec is missed between the resync and the first event.
+	if err := d.mon.start(runCtx); err != nil {
+		return err
+	}
+	defer d.mon.stop()
+
+	events := make(chan watch.Event, 1024)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		d.watcher.Run(runCtx, func(ev watch.Event) {
+			select {
+			case events <- ev:
+			case <-runCtx.Done():
+			}
+		})
+	}()
+
+	// READY once the containerd subscription is live (or after a bound,
+	// so a host where containerd starts later still gets the API) and the
+	// API socket listens.
+	readyBy := time.NewTimer(10 * time.Second)
+	defer readyBy.Stop()
+	ready := false
+	markReady := func() {
+		if !ready {
+			ready = true
+			d.notify.ready()
+			d.notify.status(fmt.Sprintf("watching %d containers", len(d.reg.all())))
+			d.log.Info("confined ready", "api", d.cfg.APISocket(), "containerd", d.cfg.ContainerdAddress, "connected", d.watcher.Connected())
+		}
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	rescan := time.NewTicker(d.cfg.RescanInterval.Duration)
+	defer rescan.Stop()
+	var wd <-chan time.Time
+	if iv := d.notify.interval(); iv > 0 {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		wd = t.C
+	}
+
+	for {
+		select {
+		case <-ctx.Done():
+			d.notify.stopping()
+			d.log.Info("confined stopping; containers keep running")
+			d.flushLearned()
+			d.alerts.close()
+			cancel()
+			<-watchDone
+			return nil
+		case err := <-serveErr:
+			return fmt.Errorf("API server: %w", err)
+		case ev := <-events:
+			d.handleEvent(runCtx, ev)
+			if ev.Kind == watch.Resync {
+				markReady()
+			}
+		case <-readyBy.C:
+			markReady()
+		case <-hup:
+			d.log.Info("SIGHUP: reloading profiles and reopening alert sinks")
+			d.reload("SIGHUP")
+			d.alerts.reopen()
+		case <-rescan.C:
+			if d.profiles.Changed() {
+				d.reload("profiles directory changed")
+			}
+			d.mon.rescan()
+			d.flushLearned()
+			d.alerts.flushSpool()
+			d.updateGauges()
+		case <-d.rescanNow:
+			d.mon.rescan()
+		case <-wd:
+			// Pinged from the main loop: a stuck loop stops the pings.
+			d.notify.ping()
+		}
+	}
+}
+
+// reload re-reads the profiles and re-evaluates the running containers'
+// profiles by name (a container keeps its mode override).
+func (d *Daemon) reload(why string) []string {
+	d.notify.reloading()
+	defer d.notify.ready()
+	errs, changed := d.profiles.Load()
+	for _, e := range errs {
+		d.alerts.profileError(e)
+	}
+	if changed {
+		set := d.profiles.Current()
+		d.mu.Lock()
+		for _, c := range d.reg.all() {
+			if c.Profile == nil {
+				continue
+			}
+			p, ok := set.Get(c.Profile.Name)
+			if !ok {
+				continue
+			}
+			np := p.Clone()
+			np.Mode = c.Profile.Mode
+			d.setProfile(c, np)
+		}
+		d.mu.Unlock()
+	}
+	d.log.Info("profiles reloaded", "why", why, "errors", len(errs), "changed", changed)
+	return errs
+}
+
+// setProfile installs a profile and its compiled rules on a record; d.mu held.
+func (d *Daemon) setProfile(c *container, p *profiles.Profile) {
+	ch, err := newChecker(p)
+	if err != nil {
+		// Profiles were validated at load; this is a bug, not input.
+		d.log.Error("compiling rules", "profile", p.Name, "error", err)
+		ch, _ = newChecker(&profiles.Profile{APIVersion: profiles.APIVersion, Name: p.Name, Mode: p.Mode})
+	}
+	c.Profile = p
+	c.Digest = profiles.Digest(p)
+	c.checker = ch
+}
+
+// lookup asks containerd about a container.
+func (d *Daemon) lookup(ctx context.Context, ns, id string) (*watch.Container, error) {
+	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	return d.watcher.Lookup(lctx, ns, id)
+}
+
+// namespaceOf finds the containerd namespace of a hook's container: the
+// bundle path ends in <namespace>/<id>.
+func namespaceOf(st api.State) string {
+	if ns := st.Annotations["io.containerd.namespace"]; ns != "" {
+		return ns
+	}
+	b := filepath.Clean(st.Bundle)
+	if filepath.Base(b) == st.ID {
+		if ns := filepath.Base(filepath.Dir(b)); api.ValidNamespace(ns) {
+			return ns
+		}
+	}
+	return "default"
+}
+
+// registerFromHook records a container at createRuntime, before its user
+// code runs, with the profile confine-runc injected (bundle annotations).
+func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) error {
+	name := st.Annotations[profiles.LabelProfile]
+	set := d.profiles.Current()
+	var p *profiles.Profile
+	if q, ok := set.Get(name); ok {
+		p = q.Clone()
+	} else {
+		q, ok := set.Get(d.cfg.DefaultProfile)
+		if !ok {
+			return fmt.Errorf("registering %s/%s: profile %q not loaded and no default profile", ns, st.ID, name)
+		}
+		d.log.Warn("profile named in the bundle is not loaded; using the default", "namespace", ns, "container", st.ID, "profile", name)
+		p = q.Clone()
+	}
+	if m, ok := profiles.ParseMode(st.Annotations[profiles.LabelMode]); ok {
+		p.Mode = m
+	}
+	c := &container{
+		Namespace: ns, ID: st.ID, Pid: st.Pid, Annotations: st.Annotations,
+		Injected: st.Annotations[profiles.AnnotationDigest] != "",
+		Source:   sourceHook, Status: "created", Since: time.Now(),
+	}
+	if dg := st.Annotations[profiles.AnnotationDigest]; dg != "" && dg != profiles.Digest(p) {
+		c.Notes = append(c.Notes, "profile changed since the container was created")
+	}
+	c.PidStart = d.mon.startTime(st.Pid)
+	d.mu.Lock()
+	d.setProfile(c, p)
+	d.reg.put(c)
+	d.mu.Unlock()
+	d.log.Info("container registered", "namespace", ns, "container", st.ID, "pid", st.Pid, "profile", p.Name, "mode", p.Mode, "source", sourceHook)
+	// Labels and image arrive from containerd without holding up the create.
+	go d.enrich(context.WithoutCancel(ctx), ns, st.ID)
+	d.mon.track(c, false)
+	return nil
+}
+
+// enrich fills image, labels and name from containerd.
+func (d *Daemon) enrich(ctx context.Context, ns, id string) {
+	info, err := d.lookup(ctx, ns, id)
+	if err != nil {
+		d.log.Debug("container lookup", "namespace", ns, "container", id, "error", err)
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c := d.reg.get(ns, id); c != nil {
+		c.Image, c.Labels = info.Image, info.Labels
+		if c.Name == "" {
+			c.Name = info.Labels["nerdctl/name"]
+		}
+	}
+}
+
+// unregister forgets a container.
+func (d *Daemon) unregister(ns, id, why string) {
+	d.mu.Lock()
+	c := d.reg.remove(ns, id)
+	d.mu.Unlock()
+	if c != nil {
+		d.mon.untrack(c)
+		d.log.Info("container forgotten", "namespace", ns, "container", id, "why", why)
+	}
+}
+
+// registerFromContainerd records a container confined learned of through
+// containerd (started before confined, while it was down, or not through
+// confine-runc). The bundle annotations say which profile it was started
+// with; otherwise selection runs as for a new container.
+func (d *Daemon) registerFromContainerd(info *watch.Container, source string) {
+	if info.Pid == 0 {
+		return
+	}
+	if c := d.reg.get(info.Namespace, info.ID); c != nil {
+		d.mu.Lock()
+		if c.Pid == 0 || c.Pid != int(info.Pid) {
+			c.Pid = int(info.Pid)
+			c.PidStart = d.mon.startTime(c.Pid)
+		}
+		c.Image, c.Labels = info.Image, info.Labels
+		if info.Status != "" {
+			c.Status = info.Status
+		}
+		d.mu.Unlock()
+		return
+	}
+	set := d.profiles.Current()
+	var p *profiles.Profile
+	reason := ""
+	if name := info.Annotations[profiles.LabelProfile]; name != "" && info.Annotations[profiles.AnnotationDigest] != "" {
+		if q, ok := set.Get(name); ok {
+			p, reason = q.Clone(), "bundle annotation"
+			if m, ok := profiles.ParseMode(info.Annotations[profiles.LabelMode]); ok {
+				p.Mode = m
+			}
+		}
+	}
+	if p == nil {
+		sel, err := set.Select(profiles.Target{Image: info.Image, Labels: info.Labels, Annotations: info.Annotations}, d.cfg.DefaultProfile)
+		if err != nil {
+			d.log.Error("no profile for a running container; it is watched with the default", "namespace", info.Namespace, "container", info.ID, "error", err)
+			q, _ := set.Get(d.cfg.DefaultProfile)
+			if q == nil {
+				q = profiles.Baseline()
+			}
+			p, reason = q.Clone(), "default after error"
+		} else {
+			p, reason = sel.Profile, sel.Reason
+		}
+	}
+	c := &container{
+		Namespace: info.Namespace, ID: info.ID, Image: info.Image, Labels: info.Labels,
+		Annotations: info.Annotations, Pid: int(info.Pid), Source: source,
+		Injected: info.Annotations[profiles.AnnotationDigest] != "",
+		Status:   info.Status, Since: time.Now(),
+	}
+	if c.Status == "" {
+		c.Status = "running"
+	}
+	c.Name = info.Labels["nerdctl/name"]
+	c.PidStart = d.mon.startTime(c.Pid)
+	d.mu.Lock()
+	d.setProfile(c, p)
+	d.reg.put(c)
+	d.mu.Unlock()
+	d.log.Info("container registered", "namespace", c.Namespace, "container", c.ID, "pid", c.Pid, "profile", p.Name, "mode", p.Mode, "source", source, "selected_by", reason, "injected", c.Injected)
+	d.mon.track(c, c.Status == "running")
+}
+
+// handleEvent applies one containerd event.
+func (d *Daemon) handleEvent(ctx context.Context, ev watch.Event) {
+	switch ev.Kind {
+	case watch.Resync:
+		d.resync(ev.Containers)
+	case watch.TaskStart, watch.TaskCreate:
+		if c := d.reg.get(ev.Namespace, ev.ID); c != nil {
+			d.mu.Lock()
+			c.Status = "running"
+			d.mu.Unlock()
+			if ev.Kind == watch.TaskStart {
+				d.mon.scanContainer(c)
+			}
+			return
+		}
+		info, err := d.lookup(ctx, ev.Namespace, ev.ID)
+		if err != nil {
+			d.log.Warn("looking up a new task", "namespace", ev.Namespace, "container", ev.ID, "error", err)
+			return
+		}
+		if info.Pid == 0 {
+			info.Pid = ev.Pid
+		}
+		d.registerFromContainerd(info, sourceEvent)
+	case watch.TaskExecAdded, watch.TaskExecStarted:
+		if c := d.reg.get(ev.Namespace, ev.ID); c != nil {
+			d.mon.scanContainer(c)
+		}
+	case watch.TaskExit:
+		if c := d.reg.get(ev.Namespace, ev.ID); c != nil && (ev.Pid == 0 || int(ev.Pid) == c.Pid) {
+			d.mu.Lock()
+			c.Status = fmt.Sprintf("exited (%d)", ev.ExitStatus)
+			if c.Killed {
+				c.Status = fmt.Sprintf("killed (%d)", ev.ExitStatus)
+			}
+			d.mu.Unlock()
+		}
+	case watch.TaskDelete, watch.ContainerDelete:
+		d.unregister(ev.Namespace, ev.ID, string(ev.Kind))
+	case watch.TaskOOM:
+		d.log.Warn("container out of memory", "namespace", ev.Namespace, "container", ev.ID)
+	}
+}
+
+// resync reconciles the records with containerd's full list: add what
+// runs and is missing, drop what no longer exists.
+func (d *Daemon) resync(list []watch.Container) {
+	seen := map[string]bool{}
+	for i := range list {
+		info := &list[i]
+		seen[info.Namespace+"/"+info.ID] = true
+		if info.Pid != 0 {
+			d.registerFromContainerd(info, sourceResync)
+		}
+	}
+	for _, c := range d.reg.all() {
+		if !seen[c.key()] && c.Source != sourceHook {
+			d.unregister(c.Namespace, c.ID, "gone from containerd at resync")
+		}
+		if !seen[c.key()] && c.Source == sourceHook && time.Since(c.Since) > 30*time.Second {
+			d.unregister(c.Namespace, c.ID, "gone from containerd at resync")
+		}
+	}
+	d.log.Info("resynced with containerd", "containers", len(list), "watched", len(d.reg.all()))
+}
+
+// kill stops a whole container: signal first (the cgroup, or pidfds), then
+// tell containerd so its state and exit status follow.
+func (d *Daemon) kill(c *container, reason string) {
+	d.mu.Lock()
+	if c.Killed {
+		d.mu.Unlock()
+		return
+	}
+	c.Killed = true
+	c.KillReason = reason
+	d.mu.Unlock()
+	d.stats.kills.Add(1)
+	err := d.mon.killContainer(c)
+	if err != nil {
+		d.log.Error("killing container through its cgroup", "namespace", c.Namespace, "container", c.ID, "error", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if kerr := d.watcher.Kill(ctx, c.Namespace, c.ID, syscall.SIGKILL, true); kerr != nil && !errors.Is(kerr, context.Canceled) {
+		if err != nil {
+			d.log.Error("killing container through containerd", "namespace", c.Namespace, "container", c.ID, "error", kerr)
+		} else {
+			d.log.Debug("containerd kill after cgroup kill", "namespace", c.Namespace, "container", c.ID, "error", kerr)
+		}
+	}
+	d.log.Warn("container killed", "namespace", c.Namespace, "container", c.ID, "reason", reason)
+}
+
+func joinNonEmpty(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+var _ = alert.EventKill
+
+// updateGauges refreshes the metrics that are states, not counts.
+func (d *Daemon) updateGauges() {
+	byMode := map[string]int{"learn": 0, "monitor": 0, "enforce": 0}
+	d.mu.Lock()
+	for _, c := range d.reg.all() {
+		if c.Profile != nil {
+			byMode[string(c.Profile.Mode)]++
+		}
+	}
+	d.mu.Unlock()
+	for m, n := range byMode {
+		d.metrics.containers.WithLabelValues(m).Set(float64(n))
+	}
+	d.metrics.profileErrors.Set(float64(len(d.profiles.Errors())))
+}

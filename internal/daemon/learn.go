@@ -1,0 +1,209 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/confinehq/confine/internal/alert"
+	"github.com/confinehq/confine/internal/atomicfile"
+	"github.com/confinehq/confine/monitor/rules"
+	"github.com/confinehq/confine/profiles"
+)
+
+// learner accumulates what learn-mode containers do, per profile, merged
+// across containers and runs, and writes state_dir/learned/<name>.yaml
+// (plus the raw summary <name>.summary.json it merges from next time).
+type learner struct {
+	dir string
+
+	mu     sync.Mutex
+	byName map[string]*learnEntry
+}
+
+type learnEntry struct {
+	rec      rules.Learned
+	syscalls map[string]bool
+	source   *profiles.Profile
+	dirty    bool
+	loaded   bool
+	last     rules.Summary
+}
+
+func newLearner(dir string) *learner {
+	return &learner{dir: dir, byName: map[string]*learnEntry{}}
+}
+
+func (l *learner) entry(p *profiles.Profile) *learnEntry {
+	e := l.byName[p.Name]
+	if e == nil {
+		e = &learnEntry{syscalls: map[string]bool{}}
+		l.byName[p.Name] = e
+	}
+	e.source = p
+	if !e.loaded {
+		e.loaded = true
+		if data, err := os.ReadFile(l.summaryPath(p.Name)); err == nil {
+			var prev learnedState
+			if json.Unmarshal(data, &prev) == nil {
+				e.rec.Add(prev.Summary)
+				for _, s := range prev.Syscalls {
+					e.syscalls[s] = true
+				}
+			}
+		}
+	}
+	return e
+}
+
+// learnedState is what is kept between runs.
+type learnedState struct {
+	Summary  rules.Summary `json:"summary"`
+	Syscalls []string      `json:"syscalls,omitempty"`
+}
+
+func (l *learner) summaryPath(name string) string {
+	return filepath.Join(l.dir, name+".summary.json")
+}
+
+// observe records a process snapshot.
+func (l *learner) observe(p *profiles.Profile, snap *snapshot) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.entry(p)
+	e.rec.Observe(*snap)
+	e.dirty = true
+}
+
+// syscall records a syscall name seen by a learn-mode filter.
+func (l *learner) syscall(p *profiles.Profile, name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.entry(p)
+	if e.syscalls[name] {
+		return false
+	}
+	e.syscalls[name] = true
+	e.dirty = true
+	return true
+}
+
+// knownSyscalls returns the syscalls learned so far for a profile.
+func (l *learner) knownSyscalls(p *profiles.Profile) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.entry(p)
+	out := make([]string, 0, len(e.syscalls))
+	for s := range e.syscalls {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// flush writes every changed learned profile. It returns the names written.
+func (l *learner) flush() ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var written []string
+	var errs []error
+	for name, e := range l.byName {
+		if !e.dirty {
+			continue
+		}
+		if err := l.write(name, e); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		e.dirty = false
+		written = append(written, name)
+	}
+	sort.Strings(written)
+	return written, errors.Join(errs...)
+}
+
+func (l *learner) write(name string, e *learnEntry) error {
+	if err := os.MkdirAll(l.dir, 0o700); err != nil {
+		return fmt.Errorf("writing learned profile %q: %w", name, err)
+	}
+	sum := e.rec.Summary()
+	var calls []string
+	for s := range e.syscalls {
+		calls = append(calls, s)
+	}
+	sort.Strings(calls)
+	state, err := json.MarshalIndent(learnedState{Summary: sum, Syscalls: calls}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(l.summaryPath(name), state, 0o600); err != nil {
+		return err
+	}
+	p := learnedProfile(e.source, sum, calls)
+	header := []string{
+		fmt.Sprintf("learned by confined for profile %q, last updated %s", name, time.Now().UTC().Format(time.RFC3339)),
+		"review, then install with: confinectl profile promote " + name + " [--mode monitor|enforce]",
+		"generalised: nothing (paths, peers and ports are listed exactly as seen)",
+	}
+	if len(sum.Fileless) > 0 {
+		header = append(header, fmt.Sprintf("WARNING: fileless executables were seen and cannot be allowed by path: %v", sum.Fileless))
+	}
+	return profiles.Store{Dir: l.dir}.Write(p, header...)
+}
+
+// learnedProfile turns what was seen into a restrictive profile: the
+// source's selector and file rules, and allow lists of exactly what ran.
+func learnedProfile(src *profiles.Profile, sum rules.Summary, syscalls []string) *profiles.Profile {
+	p := &profiles.Profile{
+		APIVersion:  profiles.APIVersion,
+		Name:        src.Name,
+		Mode:        profiles.ModeEnforce,
+		Selector:    src.Selector,
+		Files:       src.Files,
+		OnViolation: src.OnViolation,
+		Exec:        profiles.Exec{Allow: profiles.List{}},
+		Network:     profiles.Network{Egress: profiles.List{}, Listen: profiles.Ports{}},
+		Privileges: profiles.Privileges{
+			AllowRoot:       profiles.Bool(false),
+			Capabilities:    profiles.List{},
+			NoNewPrivileges: src.Privileges.NoNewPrivileges,
+		},
+	}
+	sum.ApplyTo(p)
+	if len(syscalls) > 0 {
+		allow := append(profiles.List{}, syscalls...)
+		p.Seccomp = profiles.Seccomp{DefaultAction: profiles.ActionErrno, Allow: allow}
+	} else {
+		p.Seccomp = src.Seccomp
+	}
+	return p
+}
+
+// learn is called for every process snapshot of a learn-mode container.
+func (d *Daemon) learn(c *container, snap *snapshot) {
+	d.mu.Lock()
+	p := c.Profile
+	d.mu.Unlock()
+	d.learner.observe(p, snap)
+}
+
+// flushLearned writes learned profiles and reports each update once.
+func (d *Daemon) flushLearned() {
+	names, err := d.learner.flush()
+	if err != nil {
+		d.log.Error("writing learned profiles", "error", err)
+	}
+	for _, n := range names {
+		d.log.Debug("learned profile written", "profile", n)
+		if !d.learnAnnounced[n] {
+			d.learnAnnounced[n] = true
+			d.alerts.emit(&alert.Alert{Event: alert.EventLearned, Priority: alert.PriInfo, Profile: n, Mode: string(profiles.ModeLearn),
+				Message: fmt.Sprintf("confine: learning profile %q into %s", n, filepath.Join(d.cfg.LearnedDir(), n+".yaml"))})
+		}
+	}
+}

@@ -1,0 +1,327 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/confinehq/confine/monitor/kill"
+	"github.com/confinehq/confine/monitor/proc"
+	"github.com/confinehq/confine/monitor/proccon"
+	"github.com/confinehq/confine/monitor/rules"
+	"github.com/confinehq/confine/profiles"
+)
+
+// monitor follows the processes of watched containers: process events from
+// the kernel (proc connector) for speed, a periodic /proc rescan as the
+// backstop, both feeding the same evaluation.
+type monitor struct {
+	d  *Daemon
+	fs proc.FS
+
+	// UseEvents switches the proc connector on (default); off means
+	// rescan-only, which the benchmarks compare against.
+	useEvents bool
+	conn      *proccon.Conn
+	cancel    context.CancelFunc
+	done      chan struct{}
+
+	mu sync.Mutex
+	// lineage maps a pid to the container its parent belonged to, learned
+	// from fork events, for processes that exit before /proc is read.
+	lineage map[int]*container
+	// seen remembers processes already evaluated with their exe, so a
+	// rescan only re-reads what changes (fds, sockets, ids).
+	seen map[proc.Key]*container
+}
+
+func newMonitor(d *Daemon) (*monitor, error) {
+	fs, err := proc.NewFS(procRoot())
+	if err != nil {
+		return nil, err
+	}
+	return &monitor{d: d, fs: fs, useEvents: !envBool("CONFINE_NO_PROC_EVENTS"), lineage: map[int]*container{}, seen: map[proc.Key]*container{}}, nil
+}
+
+func (m *monitor) start(ctx context.Context) error {
+	if !m.useEvents {
+		m.d.log.Warn("process events switched off: rescan only")
+		return nil
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	conn, err := proccon.Listen(cctx)
+	if err != nil {
+		cancel()
+		// Without the connector confined still works, slower.
+		m.d.log.Error("process events unavailable; falling back to /proc rescans only", "error", err)
+		return nil
+	}
+	m.conn, m.cancel, m.done = conn, cancel, make(chan struct{})
+	go m.loop()
+	return nil
+}
+
+func (m *monitor) stop() {
+	if m.cancel != nil {
+		m.cancel()
+		m.conn.Close()
+		<-m.done
+	}
+}
+
+func (m *monitor) loop() {
+	defer close(m.done)
+	for ev := range m.conn.Events() {
+		switch ev.Kind {
+		case proccon.KindOverflow:
+			m.d.log.Warn("process events lost (receive queue overflow): rescanning /proc now")
+			m.d.metrics.eventsLost.Inc()
+			select {
+			case m.d.rescanNow <- struct{}{}:
+			default:
+			}
+		case proccon.KindFork:
+			if !ev.Leader() {
+				continue
+			}
+			m.d.metrics.events.Inc()
+			m.mu.Lock()
+			if c := m.lineage[ev.ParentTGID]; c != nil {
+				m.lineage[ev.TGID] = c
+			}
+			m.mu.Unlock()
+			if c := m.containerOf(ev.TGID); c != nil {
+				m.mu.Lock()
+				m.lineage[ev.TGID] = c
+				m.mu.Unlock()
+			}
+		case proccon.KindExec, proccon.KindUID, proccon.KindGID:
+			if !ev.Leader() {
+				continue
+			}
+			m.d.metrics.events.Inc()
+			m.evaluatePID(ev.TGID, false, ev.Kind == proccon.KindExec)
+		case proccon.KindExit:
+			if !ev.Leader() {
+				continue
+			}
+			m.mu.Lock()
+			delete(m.lineage, ev.TGID)
+			m.mu.Unlock()
+		}
+	}
+}
+
+// containerOf attributes a pid to a watched container by its cgroup,
+// falling back to fork lineage.
+func (m *monitor) containerOf(pid int) *container {
+	p, err := m.fs.Proc(pid)
+	if err == nil {
+		if lines, err := p.Cgroup(); err == nil {
+			if ns, id, ok := proc.ContainerFromCgroup(lines); ok {
+				if c := m.d.reg.get(ns, id); c != nil {
+					return c
+				}
+			}
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lineage[pid]
+}
+
+// startTime returns the start time of pid, 0 when it is gone.
+func (m *monitor) startTime(pid int) uint64 {
+	if pid <= 0 {
+		return 0
+	}
+	p, err := m.fs.Proc(pid)
+	if err != nil {
+		return 0
+	}
+	return p.Key().StartTime
+}
+
+// track is called when a container is registered. A container found
+// running is evaluated at once; one registered by its createRuntime hook
+// only holds runc's init until start (the exec event, the start event and
+// the rescans evaluate it from then on).
+func (m *monitor) track(c *container, scan bool) {
+	m.mu.Lock()
+	if c.Pid > 0 {
+		m.lineage[c.Pid] = c
+	}
+	m.mu.Unlock()
+	if scan {
+		m.scanContainer(c)
+	}
+}
+
+func (m *monitor) untrack(c *container) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for pid, lc := range m.lineage {
+		if lc == c {
+			delete(m.lineage, pid)
+		}
+	}
+	for k, sc := range m.seen {
+		if sc == c {
+			delete(m.seen, k)
+		}
+	}
+}
+
+// scanContainer evaluates every process of one container now.
+func (m *monitor) scanContainer(c *container) {
+	pids, err := m.fs.AllPIDs()
+	if err != nil {
+		m.d.log.Error("listing processes", "error", err)
+		return
+	}
+	for _, pid := range pids {
+		if m.containerOf(pid) == c {
+			m.evaluatePID(pid, true, false)
+		}
+	}
+}
+
+// rescan evaluates every process on the host that belongs to a watched
+// container (the backstop for anything the events missed).
+func (m *monitor) rescan() {
+	m.d.metrics.rescans.Inc()
+	pids, err := m.fs.AllPIDs()
+	if err != nil {
+		m.d.log.Error("listing processes", "error", err)
+		return
+	}
+	counts := map[*container]int{}
+	live := map[proc.Key]bool{}
+	for _, pid := range pids {
+		c, key := m.evaluatePID(pid, true, false)
+		if c != nil {
+			counts[c]++
+			live[key] = true
+		}
+	}
+	m.d.mu.Lock()
+	total := 0
+	for _, c := range m.d.reg.all() {
+		c.Processes = counts[c]
+		total += counts[c]
+	}
+	m.d.mu.Unlock()
+	m.d.metrics.processes.Set(float64(total))
+	m.mu.Lock()
+	for k := range m.seen {
+		if !live[k] {
+			delete(m.seen, k)
+		}
+	}
+	m.mu.Unlock()
+}
+
+// evaluatePID reads one process and checks it against its container's
+// profile. full also reads fds and sockets (rescans, new containers); exec
+// events check the executable and identity at once.
+func (m *monitor) evaluatePID(pid int, full, exec bool) (*container, proc.Key) {
+	p, err := m.fs.Proc(pid)
+	if err != nil {
+		return nil, proc.Key{}
+	}
+	st, err := p.Stat()
+	if err != nil || st.Zombie() || st.KernelThread() {
+		return nil, proc.Key{}
+	}
+	c := m.containerOf(pid)
+	if c == nil {
+		return nil, proc.Key{}
+	}
+	m.d.mu.Lock()
+	ch, prof, killed := c.checker, c.Profile, c.Killed
+	m.d.mu.Unlock()
+	if ch == nil || prof == nil || killed {
+		return c, p.Key()
+	}
+	m.mu.Lock()
+	_, known := m.seen[p.Key()]
+	m.seen[p.Key()] = c
+	m.mu.Unlock()
+	_ = known
+	snap, err := rules.Capture(p, rules.CaptureOptions{})
+	if err != nil {
+		return c, p.Key()
+	}
+	if m.runtimeInit(st, c, &snap) {
+		return c, p.Key()
+	}
+	if prof.Mode == profiles.ModeLearn {
+		m.d.learn(c, &snap)
+		return c, p.Key()
+	}
+	for _, v := range ch.evaluate(&snap) {
+		m.d.violation(c, &snap, v)
+	}
+	return c, p.Key()
+}
+
+// runtimeInit recognises runc's own init process inside a container's
+// cgroup, between `runc create|exec` and the execve of the user's binary.
+// Measured with runc 1.1.5: its /proc/PID/exe reads "/" (runc 1.1 runs
+// from a sealed copy of itself); other runc versions show a memfd
+// ("/memfd:runc_cloned:..."). Its parent is runc or the shim, outside the
+// container. Both conditions are required: every process the workload
+// creates has its parent inside the container, and no file the workload
+// can run reads as "/". The residual gap: a container's init (or an
+// exec'd process, whose parents are outside too) that re-executes itself
+// from a memfd named like runc's; it is still evaluated on every other
+// rule and by the deleted-executable check once it runs anything else.
+func (m *monitor) runtimeInit(st proc.Stat, c *container, snap *snapshot) bool {
+	runcLike := snap.Exe == "/" || (snap.ExeMemfd && strings.Contains(snap.Exe, "runc"))
+	if !runcLike {
+		return false
+	}
+	return m.containerOf(st.PPID) != c
+}
+
+// killContainer signals every process of a container: cgroup.kill when
+// the kernel has it, else pidfds of every process in the cgroup.
+func (m *monitor) killContainer(c *container) error {
+	cg, err := kill.Cgroup(c.Namespace, c.ID)
+	if err == nil {
+		if err = kill.KillCgroup(cg); err == nil {
+			return nil
+		}
+	}
+	// Fall back to the processes we know, each checked against its start
+	// time through a pidfd so a reused pid is never signalled.
+	var errs []error
+	errs = append(errs, err)
+	m.mu.Lock()
+	var keys []proc.Key
+	for k, sc := range m.seen {
+		if sc == c {
+			keys = append(keys, k)
+		}
+	}
+	m.mu.Unlock()
+	if c.Pid > 0 && c.PidStart > 0 {
+		keys = append(keys, proc.Key{PID: c.Pid, StartTime: c.PidStart})
+	}
+	killed := 0
+	for _, k := range keys {
+		if err := kill.KillPidfd(k.PID, k.StartTime); err != nil {
+			errs = append(errs, err)
+		} else {
+			killed++
+		}
+	}
+	if killed > 0 {
+		return nil
+	}
+	return errors.Join(errs...)
+}
+
+var _ = time.Second

@@ -1,0 +1,78 @@
+package daemon
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/confinehq/confine/internal/alert"
+	"github.com/confinehq/confine/profiles"
+)
+
+// violation acts on one finding: in monitor mode an alert (identical ones
+// aggregated), in enforce mode a kill of the whole container and one alert
+// saying why (or an alert only with onViolation: alert). files.watch hits
+// are alerts in every mode.
+func (d *Daemon) violation(c *container, snap *snapshot, v violationT) {
+	d.mu.Lock()
+	prof := c.Profile
+	if c.Killed {
+		d.mu.Unlock()
+		return
+	}
+	c.Violations++
+	d.mu.Unlock()
+	d.stats.violations.Add(1)
+	d.metrics.violations.WithLabelValues(v.Rule, string(prof.Mode)).Inc()
+
+	a := d.baseAlert(c, prof, snap)
+	a.Rule = v.Rule
+	switch v.Rule {
+	case alert.RuleFile:
+		a.Path = v.Subject
+	case alert.RuleNetwork:
+		a.Peer = v.Subject
+	}
+	enforce := prof.Mode == profiles.ModeEnforce && !v.Watch
+	if !enforce || prof.EffectiveOnViolation() == profiles.OnViolationAlert {
+		a.Event = alert.EventViolation
+		a.Action = alert.ActionAlerted
+		a.Priority = alert.PriWarning
+		a.Message = fmt.Sprintf("confine: %s violation in %s/%s (profile %s, %s): %s", v.Rule, c.Namespace, c.ID, prof.Name, prof.Mode, v.Detail)
+		if v.Watch {
+			a.Message = fmt.Sprintf("confine: watched file read in %s/%s (profile %s): %s", c.Namespace, c.ID, prof.Name, v.Detail)
+			a.Priority = alert.PriNotice
+		}
+		d.alerts.emitAggregated(a)
+		return
+	}
+	reason := fmt.Sprintf("%s: %s", v.Rule, v.Detail)
+	d.kill(c, reason)
+	d.metrics.kills.WithLabelValues(v.Rule).Inc()
+	a.Event = alert.EventKill
+	a.Action = alert.ActionKilled
+	a.Priority = alert.PriCrit
+	a.Message = fmt.Sprintf("confine: killed container %s/%s (profile %s, enforce): %s violation: %s", c.Namespace, c.ID, prof.Name, v.Rule, v.Detail)
+	d.alerts.emit(a)
+}
+
+// baseAlert fills who and where.
+func (d *Daemon) baseAlert(c *container, prof *profiles.Profile, snap *snapshot) *alert.Alert {
+	d.mu.Lock()
+	image := c.Image
+	d.mu.Unlock()
+	a := &alert.Alert{
+		Namespace: c.Namespace, Container: c.ID, Image: image,
+		Profile: prof.Name, Mode: string(prof.Mode),
+	}
+	if snap != nil {
+		a.PID = snap.PID
+		a.Exe = snap.Exe
+		uid := int(snap.UID)
+		a.UID = &uid
+		a.Extra = map[string]string{"PROFILE_DIGEST": c.Digest}
+		if snap.StartTime != 0 {
+			a.Extra["PID_START"] = strconv.FormatUint(snap.StartTime, 10)
+		}
+	}
+	return a
+}
