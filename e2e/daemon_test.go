@@ -242,6 +242,36 @@ func TestContainersStartedWhileConfinedIsDown(t *testing.T) {
 	}
 }
 
+func TestContainerdRestartIsSurvived(t *testing.T) {
+	bed := e2e.NewBed(t)
+	bed.WriteProfile(t, "app", appProfile)
+	c := bed.StartConfined(t)
+	id := testbed.UniqueID("cdr")
+	r, err := bed.Start(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc, Args: []string{"sleep", "120"}, Labels: map[string]string{"confine.profile": "app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitWatched(t, c, bed.Namespace, id)
+	if err := bed.Restart(); err != nil {
+		t.Fatalf("restarting containerd: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		st, err := c.Client.Status(ctx)
+		cancel()
+		if err == nil && st.ContainerdConnected && st.Containers >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("confined did not reconnect: %+v %v", st, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	waitWatched(t, c, bed.Namespace, id)
+}
+
 func TestBurstHidesNoViolation(t *testing.T) {
 	bed := e2e.NewBed(t)
 	bed.WriteProfile(t, "app", appProfile)

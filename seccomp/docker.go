@@ -222,12 +222,8 @@ func (imp *importer) defaultNotes(r *resolved) {
 			imp.notef("defaultAction: syscalls libseccomp does not know get ENOSYS in confine instead of EPERM, so callers fall back")
 		}
 	case imp.action == profiles.ActionKill:
-		var enosys []string
-		for _, n := range unruledFallback {
-			enosys = append(enosys, n)
-		}
-		if len(enosys) > 0 {
-			imp.notef("defaultAction: %s get ENOSYS in confine instead of a kill, so callers fall back (FallbackSyscalls)", strings.Join(enosys, ", "))
+		if len(unruledFallback) > 0 {
+			imp.notef("defaultAction: %s get ENOSYS in confine instead of a kill, so callers fall back (FallbackSyscalls)", strings.Join(unruledFallback, ", "))
 		}
 	}
 	if imp.implied > 0 {
@@ -294,7 +290,8 @@ func (imp *importer) rule(rule dockerRule) error {
 				imp.notef("%s: %s answers %s in confine instead of %s", label, n, errnoName(want), errnoName(errno))
 			}
 		}
-		imp.refuse(rule, imp.denyList || imp.action == profiles.ActionLog)
+		listed := imp.denyList || imp.action == profiles.ActionLog
+		imp.refuse(rule, func(string) bool { return listed })
 	case specs.ActKill, specs.ActKillProcess, specs.ActKillThread:
 		switch {
 		case imp.denyList && imp.action == profiles.ActionErrno:
@@ -309,13 +306,7 @@ func (imp *importer) rule(rule dockerRule) error {
 		}
 		// In kill mode a refusal is implied, except for FallbackSyscalls,
 		// which would get ENOSYS unless denied.
-		needed := imp.denyList
-		for _, n := range rule.names {
-			if contains(FallbackSyscalls, n) {
-				needed = true
-			}
-		}
-		imp.refuse(rule, needed)
+		imp.refuse(rule, func(n string) bool { return imp.denyList || contains(FallbackSyscalls, n) })
 	case specs.ActLog:
 		if imp.action == profiles.ActionLog && !imp.denyList {
 			imp.notef("%s: logs, as the default action does: ignored", label)
@@ -328,14 +319,19 @@ func (imp *importer) rule(rule dockerRule) error {
 	return nil
 }
 
-// refuse records a refusal; listed says whether seccomp.deny must carry
-// it (otherwise the default action implies it).
-func (imp *importer) refuse(rule dockerRule, listed bool) {
+// refuse records the refusals of a rule; listed says whether
+// seccomp.deny must carry a name (otherwise the default action implies
+// it).
+func (imp *importer) refuse(rule dockerRule, listed func(string) bool) {
 	mark(imp.refuseAt, rule)
-	if listed {
-		mark(imp.denyAt, rule)
-	} else {
-		imp.implied += len(rule.names)
+	for _, n := range rule.names {
+		if !listed(n) {
+			imp.implied++
+			continue
+		}
+		if _, ok := imp.denyAt[n]; !ok {
+			imp.denyAt[n] = rule.index
+		}
 	}
 }
 

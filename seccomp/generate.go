@@ -311,6 +311,14 @@ func GenerateEnforceNotify(p *profiles.Profile, goarch string, listenerPath stri
 	if err != nil || f == nil {
 		return nil, err
 	}
+	notifyRefusals(f, listenerPath)
+	return f, nil
+}
+
+// notifyRefusals turns the rules of f that answer EPERM without argument
+// conditions into SCMP_ACT_NOTIFY rules for listenerPath, except for
+// write, which stays EPERM.
+func notifyRefusals(f *specs.LinuxSeccomp, listenerPath string) {
 	f.ListenerPath = listenerPath
 	rules := make([]specs.LinuxSyscall, 0, len(f.Syscalls)+1)
 	for _, r := range f.Syscalls {
@@ -331,5 +339,4 @@ func GenerateEnforceNotify(p *profiles.Profile, goarch string, listenerPath stri
 		}
 	}
 	f.Syscalls = rules
-	return f, nil
 }

@@ -59,7 +59,6 @@ func firstDiff(want, got string) string {
 	return ""
 }
 
-
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(testdata, name))
@@ -69,7 +68,9 @@ func readTestdata(t testing.TB, name string) []byte {
 	return data
 }
 
-func specJSON(t *testing.T, f *specs.LinuxSeccomp) []byte {
+func specJSON(t *testing.T, f *specs.LinuxSeccomp) []byte { return specJSONTB(t, f) }
+
+func specJSONTB(t testing.TB, f *specs.LinuxSeccomp) []byte {
 	t.Helper()
 	data, err := json.MarshalIndent(f, "", "\t")
 	if err != nil {

@@ -152,7 +152,6 @@ var FallbackSyscalls = []string{
 	"membarrier",
 	"memfd_secret",
 	"openat2",
-	"pidfd_getfd",
 	"pidfd_open",
 	"pidfd_send_signal",
 	"process_mrelease",

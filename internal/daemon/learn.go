@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -148,7 +149,7 @@ func (l *learner) write(name string, e *learnEntry) error {
 	header := []string{
 		fmt.Sprintf("learned by confined for profile %q, last updated %s", name, time.Now().UTC().Format(time.RFC3339)),
 		"review, then install with: confinectl profile promote " + name + " [--mode monitor|enforce]",
-		"generalised: nothing (paths, peers and ports are listed exactly as seen)",
+		"generalised: loopback egress to the workload's own listening ports is allowed; paths, other peers and ports are listed exactly as seen",
 	}
 	if len(sum.Fileless) > 0 {
 		header = append(header, fmt.Sprintf("WARNING: fileless executables were seen and cannot be allowed by path: %v", sum.Fileless))
@@ -175,6 +176,17 @@ func learnedProfile(src *profiles.Profile, sum rules.Summary, syscalls []string)
 		},
 	}
 	sum.ApplyTo(p)
+	// Generalisation: a workload that serves on a port may call itself
+	// there over loopback. Listening sockets are long-lived and always
+	// seen; the short client connections to them often are not.
+	for _, port := range p.Network.Listen {
+		for _, self := range []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("[::1]:%d", port)} {
+			if !slices.Contains(p.Network.Egress, self) {
+				p.Network.Egress = append(p.Network.Egress, self)
+			}
+		}
+	}
+	sort.Strings(p.Network.Egress)
 	if len(syscalls) > 0 {
 		allow := append(profiles.List{}, syscalls...)
 		p.Seccomp = profiles.Seccomp{DefaultAction: profiles.ActionErrno, Allow: allow}

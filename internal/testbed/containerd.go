@@ -89,6 +89,8 @@ type Containerd struct {
 	exited  chan struct{} // closed when containerd has exited
 	waitErr error
 
+	opts Options
+
 	mu      sync.Mutex
 	running map[*Running]struct{}
 	stopped bool
@@ -177,6 +179,7 @@ func StartDaemon(opts Options) (*Containerd, error) {
 		c.removeDirs()
 		return nil, fmt.Errorf("starting containerd: %w", err)
 	}
+	c.opts = opts
 	if err := c.spawn(opts); err != nil {
 		c.removeDirs()
 		return nil, fmt.Errorf("starting containerd: %w", err)
@@ -539,6 +542,33 @@ func (c *Containerd) Stop() error {
 	}
 	c.removeDirs()
 	return errors.Join(errs...)
+}
+
+// Restart stops the containerd process (SIGTERM, by its PID) and starts it
+// again on the same root, state and address, as a containerd upgrade or
+// crash-restart would. Shims and containers keep running. The client
+// reconnects by itself (gRPC), so Running handles stay usable.
+func (c *Containerd) Restart() error {
+	if err := c.stopProcess(); err != nil {
+		return fmt.Errorf("restarting containerd: %w", err)
+	}
+	c.exited = make(chan struct{})
+	if err := c.spawn(c.opts); err != nil {
+		return fmt.Errorf("restarting containerd: %w", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := c.Client.Version(ctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("restarting containerd: not answering: %v; log %s:\n%s", err, c.LogPath, c.LogTail(20))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (c *Containerd) stopProcess() error {
