@@ -67,31 +67,76 @@ func decision(a specs.LinuxSeccompAction, errno *uint, conditional bool) Decisio
 // filter's default action, which may differ). diff describes the first
 // difference.
 func sameDecisions(a, b *specs.LinuxSeccomp, known []string) (same bool, diff string) {
+	ia, ib := indexFilter(a), indexFilter(b)
 	for _, n := range known {
-		da, db := Decide(a, n), Decide(b, n)
+		da, db := ia.decide(n), ib.decide(n)
 		if da != db {
 			return false, fmt.Sprintf("%s: %+v vs %+v", n, da, db)
 		}
-		if da.Conditional && !reflect.DeepEqual(argRules(a, n), argRules(b, n)) {
-			return false, fmt.Sprintf("%s: argument rules %v vs %v", n, argRules(a, n), argRules(b, n))
+		if da.Conditional && !reflect.DeepEqual(ia.argRules(n), ib.argRules(n)) {
+			return false, fmt.Sprintf("%s: argument rules %v vs %v", n, ia.argRules(n), ib.argRules(n))
 		}
 	}
 	return true, ""
 }
 
+// filterIndex answers Decide for many names in constant time each.
+type filterIndex struct {
+	s *specs.LinuxSeccomp
+	// uncond is the first rule without arguments per name; cond lists the
+	// rules with arguments per name.
+	uncond map[string]int
+	cond   map[string][]int
+}
+
+func indexFilter(s *specs.LinuxSeccomp) *filterIndex {
+	x := &filterIndex{s: s, uncond: map[string]int{}, cond: map[string][]int{}}
+	if s == nil {
+		return x
+	}
+	for i, r := range s.Syscalls {
+		for _, n := range r.Names {
+			if len(r.Args) > 0 {
+				x.cond[n] = append(x.cond[n], i)
+			} else if _, ok := x.uncond[n]; !ok {
+				x.uncond[n] = i
+			}
+		}
+	}
+	return x
+}
+
+// decide is Decide(x.s, n).
+func (x *filterIndex) decide(n string) Decision {
+	if x.s == nil {
+		return Decision{Action: specs.ActAllow}
+	}
+	if i, ok := x.uncond[n]; ok {
+		r := x.s.Syscalls[i]
+		return decision(r.Action, r.ErrnoRet, false)
+	}
+	if l := x.cond[n]; len(l) > 0 {
+		r := x.s.Syscalls[l[0]]
+		return decision(r.Action, r.ErrnoRet, true)
+	}
+	return decision(x.s.DefaultAction, x.s.DefaultErrnoRet, false)
+}
+
 // argRules returns the argument-filtered rules naming n, as sorted
 // strings.
-func argRules(s *specs.LinuxSeccomp, n string) []string {
+func (x *filterIndex) argRules(n string) []string {
 	var out []string
-	for _, r := range s.Syscalls {
-		if len(r.Args) > 0 && contains(r.Names, n) {
-			e := ""
-			if r.ErrnoRet != nil {
-				e = fmt.Sprintf("(%d)", *r.ErrnoRet)
-			}
-			out = append(out, fmt.Sprintf("%s%s if %s", r.Action, e, describeArgs(r.Args)))
+	for _, i := range x.cond[n] {
+		r := x.s.Syscalls[i]
+		e := ""
+		if r.ErrnoRet != nil {
+			e = fmt.Sprintf("(%d)", *r.ErrnoRet)
 		}
+		out = append(out, fmt.Sprintf("%s%s if %s", r.Action, e, describeArgs(r.Args)))
 	}
 	sort.Strings(out)
 	return out
 }
+
+// argRules is filterIndex.argRules for one lookup.
+func argRules(s *specs.LinuxSeccomp, n string) []string { return indexFilter(s).argRules(n) }

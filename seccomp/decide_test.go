@@ -41,6 +41,9 @@ func TestDecide(t *testing.T) {
 			if got := Decide(tc.f, tc.call); got != tc.want {
 				t.Errorf("Decide(%s) = %+v, want %+v", tc.call, got, tc.want)
 			}
+			if got := indexFilter(tc.f).decide(tc.call); got != tc.want {
+				t.Errorf("indexFilter.decide(%s) = %+v, want %+v", tc.call, got, tc.want)
+			}
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -120,16 +121,26 @@ type docPositions struct {
 	// ends records, for each value, the input offset just after its first
 	// token, to map json.UnmarshalTypeError offsets back to paths.
 	ends map[int64]string
+	// newlines are the offsets of the newlines of data, built on first use.
+	newlines []int64
 }
 
+// lineAt returns the 1-based line of a byte offset: a binary search over
+// the newline offsets, so that scanning stays linear in the input.
 func (d *docPositions) lineAt(off int64) int {
 	if off < 0 {
 		return 0
 	}
-	if off > int64(len(d.data)) {
-		off = int64(len(d.data))
+	if d.newlines == nil {
+		d.newlines = []int64{}
+		for i, c := range d.data {
+			if c == '\n' {
+				d.newlines = append(d.newlines, int64(i))
+			}
+		}
 	}
-	return 1 + bytes.Count(d.data[:off], []byte{'\n'})
+	// Lines before off: newlines at offsets < off.
+	return 1 + sort.Search(len(d.newlines), func(i int) bool { return d.newlines[i] >= off })
 }
 
 // line returns the line of path, or of its closest recorded parent.

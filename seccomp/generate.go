@@ -262,13 +262,21 @@ func (pl *plan) filter() *specs.LinuxSeccomp {
 	return out
 }
 
-// GenerateNotify returns the filter of learning mode: everything is
-// allowed, and every syscall libseccomp knows for goarch that is neither in
-// known (already learned) nor in RuntimeFloor (always allowed) is sent to
-// the seccomp agent listening on listenerPath (SCMP_ACT_NOTIFY), which
-// records it and lets it continue. write is never sent: runc 1.1.5 rejects
-// SCMP_ACT_NOTIFY on write, which its init needs to report to its parent.
-// p may be nil; its seccomp section does not matter in learning mode.
+// GenerateNotify returns the filter of learning (and monitoring) mode:
+// everything is allowed, and every syscall libseccomp knows for goarch is
+// sent to the seccomp agent listening on listenerPath (SCMP_ACT_NOTIFY),
+// which records or reports it and lets it continue, except:
+//
+//   - the names in known (already learned),
+//   - RuntimeFloor (always allowed by Generate),
+//   - when p's seccomp section restricts syscalls (an allow list or a
+//     base), every syscall its filter allows, with or without argument
+//     conditions (for docker-default, clone and socket are not sent),
+//   - write: runc 1.1.5 rejects SCMP_ACT_NOTIFY on write, which its init
+//     needs to report to its parent.
+//
+// p may be nil. A deny-list section adds nothing to skip: pass the names
+// to skip in known.
 func GenerateNotify(p *profiles.Profile, goarch string, known []string, listenerPath string) (*specs.LinuxSeccomp, error) {
 	fam, err := family(goarch)
 	if err != nil {
@@ -278,6 +286,20 @@ func GenerateNotify(p *profiles.Profile, goarch string, known []string, listener
 		return nil, fmt.Errorf("generating a notify filter: empty listener path")
 	}
 	skip := setOf(known, RuntimeFloor, []string{"write"})
+	pl, err := newPlan(p, goarch)
+	if err != nil {
+		return nil, err
+	}
+	if pl != nil && pl.restricted {
+		for n := range pl.allowed {
+			skip[n] = true
+		}
+		for _, r := range pl.baseRules {
+			if r.action == specs.ActAllow {
+				skip.add(r.names)
+			}
+		}
+	}
 	var trap []string
 	for _, n := range fam.known {
 		if !skip[n] {

@@ -272,6 +272,27 @@ func TestGenerateNotify(t *testing.T) {
 	if f.DefaultAction != specs.ActAllow || f.ListenerPath != "/run/confine/seccomp.sock" {
 		t.Errorf("default %s, listener %q", f.DefaultAction, f.ListenerPath)
 	}
+	// The profile's own filter: what it allows is not sent.
+	base, err := GenerateNotify(profile(profiles.Seccomp{Base: profiles.BaseDockerDefault, Deny: profiles.List{"chroot"}}, profiles.Privileges{}), "amd64", nil, "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFilter(t, base)
+	for n, want := range map[string]specs.LinuxSeccompAction{
+		"read": specs.ActAllow, "clone": specs.ActAllow, "socket": specs.ActAllow, "chroot": specs.ActNotify,
+		"mount": specs.ActNotify, "clone3": specs.ActNotify,
+	} {
+		if got := Decide(base, n).Action; got != want {
+			t.Errorf("docker-default %s: %s, want %s", n, got, want)
+		}
+	}
+	// A deny list skips nothing more; a bad profile is an error.
+	if dl, err := GenerateNotify(profile(profiles.Seccomp{Deny: profiles.List{"mount"}}, profiles.Privileges{}), "amd64", nil, "/x"); err != nil || Decide(dl, "ptrace").Action != specs.ActNotify {
+		t.Errorf("deny list: %v", err)
+	}
+	if _, err := GenerateNotify(profile(profiles.Seccomp{Allow: profiles.List{"Bad"}}, profiles.Privileges{}), "amd64", nil, "/x"); err == nil {
+		t.Error("bad profile accepted")
+	}
 	if _, err := GenerateNotify(nil, "amd64", known, ""); err == nil || !strings.Contains(err.Error(), "empty listener path") {
 		t.Errorf("empty listener path: %v", err)
 	}
