@@ -25,8 +25,9 @@
 //   - RuntimeFloor (and EarlyInitFloor unless the profile forces
 //     noNewPrivileges) is always allowed: runc's init runs under the filter
 //     after loading it.
-//   - FallbackSyscalls that are not allowed answer ENOSYS, never EPERM or a
-//     kill: libc and language runtimes probe them and fall back on ENOSYS.
+//   - FallbackSyscalls that are not allowed answer ENOSYS, not EPERM and
+//     not a kill (unless a kill-mode profile denies them by name): libc and
+//     language runtimes probe them and fall back on ENOSYS.
 //   - A syscall the base allows only for some arguments (Docker's clone,
 //     personality and socket rules) keeps those rules; for other
 //     arguments it gets the default action, that is ENOSYS in errno mode
@@ -37,6 +38,9 @@
 // FallbackSyscalls) in errno and log mode, SCMP_ACT_KILL_PROCESS in kill
 // mode. A profile with neither an allow list nor a base is a deny list:
 // default SCMP_ACT_ALLOW and only the Deny names are refused.
+//
+// GenerateNotify (learning) and GenerateEnforceNotify (enforcing with
+// alerts) send syscalls to confined's seccomp agent instead.
 //
 // Output is deterministic: rules come in a fixed order with sorted names,
 // so the JSON of a filter is a stable function of the profile and GOARCH.

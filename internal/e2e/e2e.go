@@ -109,10 +109,14 @@ hook_path = %q
 profiles_dir = %q
 state_dir = %q
 run_dir = %q
-alert_sinks = ["jsonl:%s"]
-rescan_interval = "500ms"
-%s
-`, b.Address, filepath.Join(b.Bin, "confine-hook"), b.Profiles, b.StateDir, b.RunDir, b.AlertsPath, extra)
+`, b.Address, filepath.Join(b.Bin, "confine-hook"), b.Profiles, b.StateDir, b.RunDir)
+	if !strings.Contains(extra, "alert_sinks") {
+		cfg += fmt.Sprintf("alert_sinks = [\"jsonl:%s\"]\n", b.AlertsPath)
+	}
+	if !strings.Contains(extra, "rescan_interval") {
+		cfg += "rescan_interval = \"500ms\"\n"
+	}
+	cfg += extra + "\n"
 	if err := os.WriteFile(b.ConfigPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
