@@ -52,6 +52,10 @@ type Options struct {
 	// nil, names are only checked for shape. The daemon and the CLI wire
 	// seccomp/syscalls.Known (libseccomp) here.
 	KnownSyscall func(name string) bool
+	// CheckSeccomp, when set, turns the profile's seccomp section into a
+	// filter and reports why it cannot be (package seccomp's Generate;
+	// profiles cannot import it).
+	CheckSeccomp func(p *Profile) error
 }
 
 // Result is a decoded profile with what validation had to say.

@@ -91,6 +91,14 @@ func validate(p *Profile, node *yaml.Node, file string, opts Options) ([]error, 
 		c.errf("onViolation", -1, "%q is not kill or alert", p.OnViolation)
 	}
 
+	// The whole seccomp section must turn into a filter runc can load
+	// (e.g. it may not deny the runtime's own floor).
+	if len(c.errs) == 0 && opts.CheckSeccomp != nil && !p.Seccomp.IsZero() {
+		if err := opts.CheckSeccomp(p); err != nil {
+			c.errf("seccomp", -1, "%v", err)
+		}
+	}
+
 	// Then the warnings: legal, but probably not what the author meant.
 	if p.Mode == ModeEnforce && p.Seccomp.IsZero() {
 		c.warnf("seccomp", "enforce mode without a seccomp section: no syscall filter is injected")
@@ -152,7 +160,7 @@ func checkSeccomp(c *checker, s Seccomp, opts Options) {
 		}
 	}
 	if s.Base == "" && s.Allow == nil && (s.DefaultAction != "" || s.Deny != nil) {
-		c.warnf("seccomp", "no allow list and no base: every syscall outside the runtime floor gets the default action")
+		c.warnf("seccomp", "no allow list and no base: only the deny list restricts syscalls (everything else is allowed)")
 	}
 }
 

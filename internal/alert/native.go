@@ -3,6 +3,7 @@ package alert
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -47,4 +48,34 @@ func sendNative(socket string, a *Alert) error {
 	defer conn.Close()
 	_, err = conn.Write(EncodeNative(f, keys))
 	return err
+}
+
+// ParseNative decodes one datagram of journald's native protocol (the
+// inverse of EncodeNative), as journald does.
+func ParseNative(b []byte) (map[string]string, error) {
+	out := map[string]string{}
+	for len(b) > 0 {
+		nl := bytes.IndexByte(b, '\n')
+		if nl < 0 {
+			return nil, fmt.Errorf("unterminated field")
+		}
+		line := b[:nl]
+		if eq := bytes.IndexByte(line, '='); eq >= 0 {
+			out[string(line[:eq])] = string(line[eq+1:])
+			b = b[nl+1:]
+			continue
+		}
+		key := string(line)
+		b = b[nl+1:]
+		if len(b) < 8 {
+			return nil, fmt.Errorf("short binary field %s", key)
+		}
+		n := binary.LittleEndian.Uint64(b[:8])
+		if uint64(len(b)-8) < n+1 {
+			return nil, fmt.Errorf("binary field %s longer than the entry", key)
+		}
+		out[key] = string(b[8 : 8+n])
+		b = b[8+n+1:]
+	}
+	return out, nil
 }

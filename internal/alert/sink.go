@@ -27,7 +27,9 @@ func NewSinks(names []string) ([]Sink, error) {
 	for _, n := range names {
 		switch {
 		case n == "journald":
-			out = append(out, &Journald{})
+			// CONFINE_JOURNAL_SOCKET points the sink at another socket
+			// speaking journald's native protocol (tests, relays).
+			out = append(out, &Journald{Socket: os.Getenv("CONFINE_JOURNAL_SOCKET")})
 		case n == "stderr":
 			out = append(out, &Writer{name: "stderr", w: os.Stderr})
 		case strings.HasPrefix(n, "jsonl:"):

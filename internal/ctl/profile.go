@@ -11,7 +11,6 @@ import (
 
 	"github.com/confinehq/confine/profiles"
 	"github.com/confinehq/confine/seccomp"
-	"github.com/confinehq/confine/seccomp/syscalls"
 )
 
 func init() {
@@ -22,7 +21,7 @@ func init() {
 	register(command{"profile export-docker", "NAME|FILE.yaml: profile -> Docker seccomp JSON", profileExportDocker})
 }
 
-var parseOpts = profiles.Options{KnownSyscall: syscalls.Known}
+var parseOpts = seccomp.ProfileOptions()
 
 // profilesDir returns --profiles-dir or the configured directory.
 func (e *env) profilesDir(flagVal string) (string, error) {
