@@ -11,6 +11,7 @@ import (
 
 	"github.com/confinehq/confine/profiles"
 	"github.com/confinehq/confine/seccomp"
+	"github.com/confinehq/confine/seccomp/profilecheck"
 )
 
 func init() {
@@ -21,7 +22,7 @@ func init() {
 	register(command{"profile export-docker", "NAME|FILE.yaml: profile -> Docker seccomp JSON", profileExportDocker})
 }
 
-var parseOpts = seccomp.ProfileOptions()
+var parseOpts = profilecheck.Options()
 
 // profilesDir returns --profiles-dir or the configured directory.
 func (e *env) profilesDir(flagVal string) (string, error) {

@@ -11,7 +11,7 @@ import (
 	"sync"
 
 	"github.com/confinehq/confine/profiles"
-	"github.com/confinehq/confine/seccomp"
+	"github.com/confinehq/confine/seccomp/profilecheck"
 )
 
 // profileSource keeps the last good profile set. A reload that finds bad
@@ -50,7 +50,7 @@ func (s *profileSource) Errors() []string {
 // the set changed.
 func (s *profileSource) Load() ([]string, bool) {
 	stamp := dirStamp(s.dir)
-	set, errs := profiles.LoadDir(s.dir, seccomp.ProfileOptions())
+	set, errs := profiles.LoadDir(s.dir, profilecheck.Options())
 	msgs := make([]string, 0, len(errs))
 	for _, e := range errs {
 		msgs = append(msgs, e.Error())
