@@ -131,7 +131,14 @@ metrics_address = "127.0.0.1:19477"`, bed.AlertsPath))
 	if got := scrape("confine_process_events_total"); strings.HasSuffix(got, " 0") || got == "" {
 		t.Fatalf("events metric: %q", got)
 	}
-	if got := scrape("confine_rescans_total"); got == "" || strings.HasSuffix(got, " 0") {
-		t.Fatalf("rescans metric: %q", got)
+	// Rescans tick every rescan_interval (500ms here): wait for one.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		got := scrape("confine_rescans_total")
+		if got != "" && !strings.HasSuffix(got, " 0") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rescans metric: %q", got)
+		}
 	}
 }

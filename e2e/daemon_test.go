@@ -230,7 +230,16 @@ func TestContainersStartedWhileConfinedIsDown(t *testing.T) {
 	defer r2.Close()
 	c2 := bed.StartConfined(t)
 	waitWatched(t, c2, bed.Namespace, before)
-	waitWatched(t, c2, bed.Namespace, gap)
+	ct2 := waitWatched(t, c2, bed.Namespace, gap)
+	// Restart safety: the profile it was started with comes from the
+	// bundle's annotations, and confinectl ps says it was injected.
+	if ct2.Profile != "app" || ct2.Mode != "enforce" || !ct2.Injected || ct2.Digest == "" {
+		t.Fatalf("container found after a restart: %+v", ct2)
+	}
+	out, _, code := bed.Ctl(t, "ps")
+	if code != 0 || !strings.Contains(out, gap) || !strings.Contains(out, "app") {
+		t.Fatalf("confinectl ps (%d):\n%s", code, out)
+	}
 
 	// The container found after the restart is enforced.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -24,6 +24,9 @@ type Injection struct {
 	HookPath string
 	// HookEnv is the environment the hooks run with.
 	HookEnv []string
+	// Decision is "confined" or "local" (fail_mode open): written as the
+	// confine.decision annotation.
+	Decision string
 }
 
 // Modifiers returns the modifiers for the injection, in the order they
@@ -52,6 +55,9 @@ func (in Injection) Modifiers() (Modifiers, error) {
 		ms = append(ms, Hooks{Path: in.HookPath, Env: in.HookEnv})
 	}
 	ann := Annotations{AnnotationProfile: p.Name, AnnotationMode: string(p.Mode)}
+	if in.Decision != "" {
+		ann[profiles.AnnotationDecision] = in.Decision
+	}
 	if in.Digest != "" {
 		ann[AnnotationDigest] = in.Digest
 	}

@@ -49,6 +49,9 @@ const (
 	// AnnotationDigest records, in the bundle, which version of the profile
 	// was injected.
 	AnnotationDigest = "confine.digest"
+	// AnnotationDecision says who selected the profile: "confined", or
+	// "local" when confine-runc resolved it itself (fail_mode open).
+	AnnotationDecision = "confine.decision"
 )
 
 // List is a list of strings where "absent" (nil) and "present but empty"

@@ -170,6 +170,7 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 		digest   string
 		listener string
 		reason   string
+		decision = "confined"
 	)
 	dec, err := w.Decider.Decide(ctx, req)
 	switch {
@@ -180,7 +181,7 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 		if lerr != nil {
 			return fmt.Errorf("confined is not reachable at %s and no local profile could be resolved for container %s: %v", cfg.APISocket(), inv.ID, lerr)
 		}
-		prof, digest, reason = p, profiles.Digest(p), "resolved locally: "+why
+		prof, digest, reason, decision = p, profiles.Digest(p), "resolved locally: "+why, "local"
 		log.Warnf("confined is not reachable at %s; container %s/%s gets profile %q (%s) from %s without monitoring (fail_mode=open)", cfg.APISocket(), ns, inv.ID, p.Name, why, cfg.ProfilesDir)
 	case errors.Is(err, api.ErrUnreachable):
 		return fmt.Errorf("confined is not reachable at %s; refusing to create container %s (fail_mode=closed)", cfg.APISocket(), inv.ID)
@@ -188,7 +189,7 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 		return fmt.Errorf("refusing to create container %s/%s: %v", ns, inv.ID, err)
 	}
 
-	in := hooks.Injection{Profile: prof, Digest: digest, ListenerPath: listener}
+	in := hooks.Injection{Profile: prof, Digest: digest, ListenerPath: listener, Decision: decision}
 	f, err := w.Filter(prof, w.GOARCH, listener)
 	if err != nil {
 		return fmt.Errorf("container %s: profile %q: generating its seccomp filter: %v", inv.ID, prof.Name, err)

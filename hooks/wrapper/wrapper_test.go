@@ -237,7 +237,7 @@ func TestCreateInjectsDecision(t *testing.T) {
 	if !contains(s.Linux.MaskedPaths, "/etc/shadow") {
 		t.Errorf("maskedPaths = %v", s.Linux.MaskedPaths)
 	}
-	wantAnn := map[string]string{"io.example/owner": "team-a", "confine.profile": "web", "confine.mode": "enforce", "confine.digest": profiles.Digest(webProfile())}
+	wantAnn := map[string]string{"io.example/owner": "team-a", "confine.profile": "web", "confine.mode": "enforce", "confine.digest": profiles.Digest(webProfile()), "confine.decision": "confined"}
 	if diff := cmp.Diff(wantAnn, s.Annotations); diff != "" {
 		t.Errorf("annotations (-want +got):\n%s", diff)
 	}

@@ -352,10 +352,29 @@ func (d *Daemon) registerFromContainerd(info *watch.Container, source string) {
 		d.mu.Unlock()
 		return
 	}
+	// The profile it was started with is in the bundle (confine-runc
+	// wrote it there); containerd's copy of the spec does not have it.
+	if info.Annotations[profiles.AnnotationDigest] == "" {
+		if ann, _ := d.mon.bundleAnnotations(int(info.Pid), info.ID); ann[profiles.AnnotationDigest] != "" {
+			merged := map[string]string{}
+			for k, v := range info.Annotations {
+				merged[k] = v
+			}
+			for _, k := range []string{profiles.LabelProfile, profiles.LabelMode, profiles.AnnotationDigest, profiles.AnnotationDecision} {
+				if v, ok := ann[k]; ok {
+					merged[k] = v
+				}
+			}
+			info.Annotations = merged
+		}
+	}
 	set := d.profiles.Current()
 	var p *profiles.Profile
 	reason := ""
-	if name := info.Annotations[profiles.LabelProfile]; name != "" && info.Annotations[profiles.AnnotationDigest] != "" {
+	// A profile confine-runc resolved by itself (confined was down) is
+	// selected again now that labels are visible.
+	fromConfined := info.Annotations[profiles.AnnotationDecision] != "local"
+	if name := info.Annotations[profiles.LabelProfile]; name != "" && info.Annotations[profiles.AnnotationDigest] != "" && fromConfined {
 		if q, ok := set.Get(name); ok {
 			p, reason = q.Clone(), "bundle annotation"
 			if m, ok := profiles.ParseMode(info.Annotations[profiles.LabelMode]); ok {
