@@ -1,0 +1,5 @@
+package api
+
+import "os"
+
+func uidSelf() uint32 { return uint32(os.Getuid()) }
