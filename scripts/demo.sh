@@ -107,7 +107,7 @@ status=$(ctr_ task ls | awk -v id="$ID" '$1==id {print $3}')
 info "still $status after 4 s: zero violations"
 
 step "7. A violation: a binary dropped into /tmp and run (ctr task exec)"
-ctr_ task exec --exec-id evil "$ID" sh -c 'cp /bin/busybox /tmp/payload && exec /tmp/payload sleep 30' >/dev/null 2>&1 || true
+ctr_ task exec --exec-id evil "$ID" sh -c 'mkdir -p /tmp/payload && cp /bin/busybox /tmp/payload/busybox && exec /tmp/payload/busybox sleep 30' >/dev/null 2>&1 || true
 for _ in $(seq 50); do
 	status=$(ctr_ task ls | awk -v id="$ID" '$1==id {print $3}')
 	[ "$status" = STOPPED ] && break
