@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"strings"
 	"strconv"
 
 	"github.com/confinehq/confine/internal/alert"
@@ -24,6 +25,9 @@ func (d *Daemon) violation(c *container, snap *snapshot, v violationT) {
 	d.stats.violations.Add(1)
 	d.metrics.violations.WithLabelValues(v.Rule, string(prof.Mode)).Inc()
 
+	if v.Subject != "" && !strings.Contains(v.Detail, v.Subject) {
+		v.Detail = v.Detail + ": " + v.Subject
+	}
 	a := d.baseAlert(c, prof, snap)
 	a.Rule = v.Rule
 	switch v.Rule {
