@@ -1,12 +1,13 @@
 package daemon
 
 import (
-	"bufio"
 	"encoding/json"
-	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
+
+	"fmt"
+	"github.com/confinehq/confine/internal/atomicfile"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -40,6 +41,9 @@ type alerter struct {
 	failures map[string]int            // send errors by sink
 	down     map[string]time.Time      // sinks currently failing, since
 	sent     int
+
+	// spoolPath keeps the spool across restarts ("" = memory only).
+	spoolPath string
 }
 
 type aggEntry struct {
@@ -53,15 +57,22 @@ func newAlerter(cfg *config.Config, log *slog.Logger, m *metrics) (*alerter, err
 	if err != nil {
 		return nil, fmt.Errorf("alert sinks: %w", err)
 	}
+	a := newAlerterWith(log, m, sinks, time.Now)
+	a.spoolPath = filepath.Join(cfg.StateDir, "alert-spool.json")
+	a.loadSpool()
+	return a, nil
+}
+
+// newAlerterWith builds an alerter on given sinks and clock (tests).
+func newAlerterWith(log *slog.Logger, m *metrics, sinks []alert.Sink, now func() time.Time) *alerter {
 	a := &alerter{
-		log: log, m: m, sinks: sinks, queue: make(chan *alert.Alert, 4096), now: time.Now,
+		log: log, m: m, sinks: sinks, queue: make(chan *alert.Alert, 4096), now: now,
 		agg: map[string]*aggEntry{}, spool: map[string][]*alert.Alert{},
 		dropped: map[string]int{}, failures: map[string]int{}, down: map[string]time.Time{},
 	}
-	a.loadSpool(filepath.Join(cfg.StateDir, "alert-spool.jsonl"))
 	a.wg.Add(1)
 	go a.sender()
-	return a, nil
+	return a
 }
 
 // emit queues an alert. It never blocks: when the queue is full the alert
@@ -239,34 +250,71 @@ func (a *alerter) profileError(msg string) {
 	a.emit(&alert.Alert{Event: alert.EventProfileError, Priority: alert.PriErr, Message: "profile not loaded: " + msg, Extra: map[string]string{"ERROR": msg}})
 }
 
-// loadSpool is a placeholder for a spool persisted across restarts: a
-// previous run's spool file is replayed into the journald queue.
-func (a *alerter) loadSpool(path string) {
-	f, err := os.Open(path)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil {
-			n++
-		}
-	}
-	if n > 0 {
-		a.log.Warn("alert spool from a previous run found", "path", path, "records", n)
-	}
-}
-
-// close reports pending aggregates, drains the queue and closes the sinks.
+// close reports pending aggregates, drains the queue, keeps what could
+// not be delivered on disk and closes the sinks.
 func (a *alerter) close() {
 	a.flushAggregates(true)
 	close(a.queue)
 	a.wg.Wait()
 	a.flushSpool()
+	a.saveSpool()
 	for _, s := range a.sinks {
 		_ = s.Close()
 	}
+}
+
+// saveSpool writes undelivered alerts atomically to spoolPath (or removes
+// it when nothing is pending).
+func (a *alerter) saveSpool() {
+	if a.spoolPath == "" {
+		return
+	}
+	a.mu.Lock()
+	pending := map[string][]*alert.Alert{}
+	for k, v := range a.spool {
+		if len(v) > 0 {
+			pending[k] = v
+		}
+	}
+	a.mu.Unlock()
+	if len(pending) == 0 {
+		_ = os.Remove(a.spoolPath)
+		return
+	}
+	data, err := json.Marshal(pending)
+	if err == nil {
+		err = atomicfile.WriteFile(a.spoolPath, data, 0o600)
+	}
+	if err != nil {
+		a.log.Error("keeping undelivered alerts", "path", a.spoolPath, "error", err)
+		return
+	}
+	a.log.Warn("undelivered alerts kept for the next start", "path", a.spoolPath)
+}
+
+// loadSpool takes back what a previous run could not deliver; the sinks
+// get it at the next flush.
+func (a *alerter) loadSpool() {
+	data, err := os.ReadFile(a.spoolPath)
+	if err != nil {
+		return
+	}
+	var pending map[string][]*alert.Alert
+	if err := json.Unmarshal(data, &pending); err != nil {
+		a.log.Error("alert spool unreadable; set aside", "path", a.spoolPath, "error", err)
+		_ = os.Rename(a.spoolPath, a.spoolPath+".bad")
+		return
+	}
+	a.mu.Lock()
+	n := 0
+	for sink, q := range pending {
+		for _, al := range q {
+			a.spoolLocked(sink, al)
+			n++
+		}
+		a.down[sink] = a.now()
+	}
+	a.mu.Unlock()
+	_ = os.Remove(a.spoolPath)
+	a.log.Warn("replaying alerts a previous run could not deliver", "records", n)
 }
