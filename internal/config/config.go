@@ -45,6 +45,11 @@ type Config struct {
 	// DockerSocket is the Docker Engine API socket used to resolve labels
 	// and image names of containers in the moby namespace.
 	DockerSocket string `toml:"docker_socket" json:"docker_socket"`
+	// DockerDataRoot is dockerd's --data-root: config.v2.json there is
+	// the fallback when the Engine API does not answer.
+	DockerDataRoot string `toml:"docker_data_root" json:"docker_data_root"`
+	// DockerNamespace is the containerd namespace dockerd uses.
+	DockerNamespace string `toml:"docker_namespace" json:"docker_namespace"`
 
 	// Path is the file the configuration was read from ("" for defaults).
 	Path string `toml:"-" json:"path"`
@@ -81,6 +86,8 @@ func Default() *Config {
 		MetricsAddress:    "",
 		RescanInterval:    Duration{2 * time.Second},
 		DockerSocket:      "/run/docker.sock",
+		DockerDataRoot:    "/var/lib/docker",
+		DockerNamespace:   "moby",
 	}
 }
 

@@ -36,6 +36,9 @@ func (b backend) Decide(ctx context.Context, req api.DecideRequest) (*api.Decisi
 	} else {
 		d.log.Warn("container not found in containerd at create; selecting on annotations only", "namespace", req.Namespace, "container", req.ID, "error", err)
 	}
+	dctx, dcancel := context.WithTimeout(ctx, 800*time.Millisecond)
+	t = withDocker(t, d.dockerLookup(dctx, req.Namespace, req.ID))
+	dcancel()
 	sel, err := d.profiles.Current().Select(t, d.cfg.DefaultProfile)
 	if err != nil {
 		return nil, fmt.Errorf("selecting a profile for %s/%s: %w", req.Namespace, req.ID, err)

@@ -37,6 +37,7 @@ type Daemon struct {
 	notify   *notifier
 	metrics  *metrics
 	learner  *learner
+	docker   *dockerView
 
 	learnAnnounced map[string]bool
 
@@ -64,6 +65,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		rescanNow: make(chan struct{}, 1),
 		metrics:   newMetrics(),
 		learner:   newLearner(cfg.LearnedDir()),
+		docker:    newDockerView(cfg.DockerSocket, cfg.DockerDataRoot, cfg.DockerNamespace),
 
 		learnAnnounced: map[string]bool{},
 	}
@@ -310,13 +312,22 @@ func (d *Daemon) enrich(ctx context.Context, ns, id string) {
 		d.log.Debug("container lookup", "namespace", ns, "container", id, "error", err)
 		return
 	}
+	dinfo := d.dockerLookup(ctx, ns, id)
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if c := d.reg.get(ns, id); c != nil {
+	c := d.reg.get(ns, id)
+	if c != nil {
 		c.Image, c.Labels = info.Image, info.Labels
 		if c.Name == "" {
 			c.Name = info.Labels["nerdctl/name"]
 		}
+		if dinfo != nil {
+			t := withDocker(profiles.Target{Image: c.Image, Labels: c.Labels}, dinfo)
+			c.Image, c.Labels, c.Name = t.Image, t.Labels, dinfo.Name
+		}
+	}
+	d.mu.Unlock()
+	if c != nil {
+		d.dockerUnconfined(c, dinfo)
 	}
 }
 
@@ -327,6 +338,9 @@ func (d *Daemon) unregister(ns, id, why string) {
 	d.mu.Unlock()
 	if c != nil {
 		d.mon.untrack(c)
+		if d.docker != nil && ns == d.docker.ns {
+			d.docker.resolver.Forget(id)
+		}
 		d.log.Info("container forgotten", "namespace", ns, "container", id, "why", why)
 	}
 }
@@ -368,6 +382,11 @@ func (d *Daemon) registerFromContainerd(info *watch.Container, source string) {
 			info.Annotations = merged
 		}
 	}
+	dinfo := d.dockerLookup(context.Background(), info.Namespace, info.ID)
+	if dinfo != nil {
+		t := withDocker(profiles.Target{Image: info.Image, Labels: info.Labels}, dinfo)
+		info.Image, info.Labels = t.Image, t.Labels
+	}
 	set := d.profiles.Current()
 	var p *profiles.Profile
 	reason := ""
@@ -405,12 +424,16 @@ func (d *Daemon) registerFromContainerd(info *watch.Container, source string) {
 		c.Status = "running"
 	}
 	c.Name = info.Labels["nerdctl/name"]
+	if dinfo != nil {
+		c.Name = dinfo.Name
+	}
 	c.PidStart = d.mon.startTime(c.Pid)
 	d.mu.Lock()
 	d.setProfile(c, p)
 	d.reg.put(c)
 	d.mu.Unlock()
 	d.log.Info("container registered", "namespace", c.Namespace, "container", c.ID, "pid", c.Pid, "profile", p.Name, "mode", p.Mode, "source", source, "selected_by", reason, "injected", c.Injected)
+	d.dockerUnconfined(c, dinfo)
 	d.mon.track(c, c.Status == "running")
 }
 

@@ -35,6 +35,9 @@ type monitor struct {
 	// seen remembers processes already evaluated with their exe, so a
 	// rescan only re-reads what changes (fds, sockets, ids).
 	seen map[proc.Key]*container
+	// reported remembers each (process, rule, subject) already reported, so
+	// a violating process is one alert, not one per rescan.
+	reported map[proc.Key]map[string]bool
 }
 
 func newMonitor(d *Daemon) (*monitor, error) {
@@ -42,7 +45,7 @@ func newMonitor(d *Daemon) (*monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &monitor{d: d, fs: fs, useEvents: !envBool("CONFINE_NO_PROC_EVENTS"), lineage: map[int]*container{}, seen: map[proc.Key]*container{}}, nil
+	return &monitor{d: d, fs: fs, useEvents: !envBool("CONFINE_NO_PROC_EVENTS"), lineage: map[int]*container{}, seen: map[proc.Key]*container{}, reported: map[proc.Key]map[string]bool{}}, nil
 }
 
 func (m *monitor) start(ctx context.Context) error {
@@ -97,12 +100,19 @@ func (m *monitor) loop() {
 				m.lineage[ev.TGID] = c
 				m.mu.Unlock()
 			}
-		case proccon.KindExec, proccon.KindUID, proccon.KindGID:
+		case proccon.KindExec:
 			if !ev.Leader() {
 				continue
 			}
 			m.d.metrics.events.Inc()
-			m.evaluatePID(ev.TGID, false, ev.Kind == proccon.KindExec)
+			m.fastExec(ev.TGID)
+			m.evaluatePID(ev.TGID, false, true)
+		case proccon.KindUID, proccon.KindGID:
+			if !ev.Leader() {
+				continue
+			}
+			m.d.metrics.events.Inc()
+			m.evaluatePID(ev.TGID, false, false)
 		case proccon.KindExit:
 			if !ev.Leader() {
 				continue
@@ -112,6 +122,74 @@ func (m *monitor) loop() {
 			m.mu.Unlock()
 		}
 	}
+}
+
+// fastExec checks the exec rule the moment an exec event arrives: the
+// executable is read first (one readlink), attribution comes from fork
+// lineage before the cgroup, so a process that exits a millisecond later
+// is still judged. The full evaluation follows.
+func (m *monitor) fastExec(pid int) {
+	exe, err := m.fs.ExeOf(pid)
+	if err != nil {
+		return
+	}
+	m.mu.Lock()
+	c := m.lineage[pid]
+	m.mu.Unlock()
+	if c == nil {
+		c = m.containerOf(pid)
+	}
+	if c == nil {
+		return
+	}
+	m.d.mu.Lock()
+	ch, prof, killed := c.checker, c.Profile, c.Killed
+	m.d.mu.Unlock()
+	if ch == nil || prof == nil || killed {
+		return
+	}
+	key := proc.Key{PID: pid}
+	var st proc.Stat
+	if p, err := m.fs.Proc(pid); err == nil {
+		key = p.Key()
+		if s, err := p.Stat(); err == nil {
+			st = s
+		}
+	}
+	snap := snapshot{PID: pid, StartTime: key.StartTime, Exe: exe.Path, ExeDeleted: exe.Deleted, ExeMemfd: exe.Memfd}
+	if st.PID != 0 && m.runtimeInit(st, c, &snap) {
+		return
+	}
+	if st.PID == 0 && (exe.Path == "/" || (exe.Memfd && strings.Contains(exe.Path, "runc"))) {
+		return // gone already and looked like runc's own init: nothing to judge
+	}
+	if prof.Mode == profiles.ModeLearn {
+		// Learning wants the whole snapshot (ids, capabilities): the full
+		// evaluation right after records it.
+		return
+	}
+	for _, v := range ch.set.EvaluateExec(snap) {
+		if m.firstReport(key, v.Rule+"|"+v.Subject) {
+			m.d.violation(c, &snap, v)
+		}
+	}
+}
+
+// firstReport records that a process broke a rule on a subject and tells
+// whether it is the first time.
+func (m *monitor) firstReport(k proc.Key, what string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.reported[k]
+	if r == nil {
+		r = map[string]bool{}
+		m.reported[k] = r
+	}
+	if r[what] {
+		return false
+	}
+	r[what] = true
+	return true
 }
 
 // containerOf attributes a pid to a watched container by its cgroup,
@@ -220,6 +298,11 @@ func (m *monitor) rescan() {
 			delete(m.seen, k)
 		}
 	}
+	for k := range m.reported {
+		if !live[k] {
+			delete(m.reported, k)
+		}
+	}
 	m.mu.Unlock()
 }
 
@@ -262,7 +345,9 @@ func (m *monitor) evaluatePID(pid int, full, exec bool) (*container, proc.Key) {
 		return c, p.Key()
 	}
 	for _, v := range ch.evaluate(&snap) {
-		m.d.violation(c, &snap, v)
+		if m.firstReport(p.Key(), v.Rule+"|"+v.Subject) {
+			m.d.violation(c, &snap, v)
+		}
 	}
 	return c, p.Key()
 }

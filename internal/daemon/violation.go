@@ -2,8 +2,8 @@ package daemon
 
 import (
 	"fmt"
-	"strings"
 	"strconv"
+	"strings"
 
 	"github.com/confinehq/confine/internal/alert"
 	"github.com/confinehq/confine/profiles"

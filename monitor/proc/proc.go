@@ -303,3 +303,10 @@ func readFileNoStat(name string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// ExeOf reads /proc/PID/exe without opening the process first: the fast
+// path for exec events, where the process may be gone a moment later.
+func (f FS) ExeOf(pid int) (Exe, error) {
+	p := Proc{fs: f, key: Key{PID: pid}}
+	return p.Exe()
+}

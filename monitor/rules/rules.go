@@ -370,3 +370,11 @@ func IsFilePath(p string) bool {
 	}
 	return true
 }
+
+// EvaluateExec checks only the exec rule: the fast path for an exec event,
+// when nothing but the executable has been read yet.
+func (s *Set) EvaluateExec(snap ProcessSnapshot) []Violation {
+	var out []Violation
+	s.evalExec(snap, func(v Violation) { out = append(out, v) })
+	return out
+}
