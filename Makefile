@@ -8,7 +8,7 @@ LDFLAGS    := -s -w -X $(PKG)/internal/version.Version=$(VERSION)
 GOFLAGS_B  := -trimpath -buildmode=pie
 BINARIES   := confined confine-runc confine-hook confinectl
 # Packages that need Debian packages on the host (see `make deps`).
-DEB_DEPS   := containerd runc libseccomp-dev busybox-static pkg-config strace iproute2 systemd
+DEB_DEPS   := containerd runc libseccomp-dev busybox-static pkg-config strace iproute2 systemd docker.io lintian rpm
 FUZZTIME   ?= 10s
 export CGO_ENABLED := 1
 

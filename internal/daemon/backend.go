@@ -44,6 +44,7 @@ func (b backend) Decide(ctx context.Context, req api.DecideRequest) (*api.Decisi
 		return nil, fmt.Errorf("selecting a profile for %s/%s: %w", req.Namespace, req.ID, err)
 	}
 	dec := &api.Decision{Profile: sel.Profile, Digest: profiles.Digest(sel.Profile), Reason: sel.Reason}
+	dec.ListenerPath = d.decisionFor(dec.Profile)
 	d.log.Info("profile decided", "namespace", req.Namespace, "container", req.ID, "profile", sel.Profile.Name, "mode", sel.Profile.Mode, "reason", sel.Reason, "image", t.Image)
 	return dec, nil
 }

@@ -21,7 +21,9 @@ import (
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/config"
 	"github.com/confinehq/confine/internal/watch"
+	"github.com/confinehq/confine/monitor/egress"
 	"github.com/confinehq/confine/profiles"
+	"github.com/confinehq/confine/seccomp/notify"
 )
 
 // Daemon is one confined.
@@ -38,6 +40,10 @@ type Daemon struct {
 	metrics  *metrics
 	learner  *learner
 	docker   *dockerView
+
+	seccompListener *notify.Listener
+	seccompCh       chan seccompEvent
+	deniedCh        chan egress.Denied
 
 	learnAnnounced map[string]bool
 
@@ -66,6 +72,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		metrics:   newMetrics(),
 		learner:   newLearner(cfg.LearnedDir()),
 		docker:    newDockerView(cfg.DockerSocket, cfg.DockerDataRoot, cfg.DockerNamespace),
+		seccompCh: make(chan seccompEvent, 4096),
+		deniedCh:  make(chan egress.Denied, 4096),
 
 		learnAnnounced: map[string]bool{},
 	}
@@ -93,6 +101,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.alerts.profileError(e)
 	}
 
+	// The seccomp listener must accept before any decision names it.
+	d.startNotify()
+	defer func() {
+		if d.seccompListener != nil {
+			_ = d.seccompListener.Close()
+		}
+	}()
+	go d.deniedLoop()
+
 	srv := api.NewServer(backend{d}, d.log)
 	if err := srv.Listen(d.cfg.APISocket()); err != nil {
 		return err
@@ -119,6 +136,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.mon.start(runCtx); err != nil {
 		return err
 	}
+	d.startAudit(runCtx)
 	defer d.mon.stop()
 
 	events := make(chan watch.Event, 1024)
@@ -224,6 +242,11 @@ func (d *Daemon) reload(why string) []string {
 			np := p.Clone()
 			np.Mode = c.Profile.Mode
 			d.setProfile(c, np)
+			if c.egress != nil {
+				if err := c.egress.Update(np); err != nil {
+					d.log.Error("updating egress rules", "namespace", c.Namespace, "container", c.ID, "error", err)
+				}
+			}
 		}
 		d.mu.Unlock()
 	}
@@ -300,6 +323,8 @@ func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) 
 	d.mu.Unlock()
 	d.log.Info("container registered", "namespace", ns, "container", st.ID, "pid", st.Pid, "profile", p.Name, "mode", p.Mode, "source", sourceHook)
 	// Labels and image arrive from containerd without holding up the create.
+	// Before user code runs: the network rules of its namespace.
+	d.applyEgress(c)
 	go d.enrich(context.WithoutCancel(ctx), ns, st.ID)
 	d.mon.track(c, false)
 	return nil
@@ -337,6 +362,9 @@ func (d *Daemon) unregister(ns, id, why string) {
 	c := d.reg.remove(ns, id)
 	d.mu.Unlock()
 	if c != nil {
+		if c.egress != nil {
+			_ = c.egress.Close()
+		}
 		d.mon.untrack(c)
 		if d.docker != nil && ns == d.docker.ns {
 			d.docker.resolver.Forget(id)
@@ -434,6 +462,7 @@ func (d *Daemon) registerFromContainerd(info *watch.Container, source string) {
 	d.mu.Unlock()
 	d.log.Info("container registered", "namespace", c.Namespace, "container", c.ID, "pid", c.Pid, "profile", p.Name, "mode", p.Mode, "source", source, "selected_by", reason, "injected", c.Injected)
 	d.dockerUnconfined(c, dinfo)
+	d.applyEgress(c)
 	d.mon.track(c, c.Status == "running")
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,6 +95,20 @@ func (l *learner) syscall(p *profiles.Profile, name string) bool {
 	return true
 }
 
+// peer records a connection nftables logged for a learn-mode container:
+// an outbound peer, or an inbound connection to a local port.
+func (l *learner) peer(p *profiles.Profile, inbound bool, peer, local netip.AddrPort) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.entry(p)
+	if inbound {
+		e.rec.Add(rules.Summary{Listen: []int{int(local.Port())}})
+	} else {
+		e.rec.Add(rules.Summary{Peers: []string{peer.String()}})
+	}
+	e.dirty = true
+}
+
 // knownSyscalls returns the syscalls learned so far for a profile.
 func (l *learner) knownSyscalls(p *profiles.Profile) []string {
 	l.mu.Lock()
@@ -144,6 +159,9 @@ func (l *learner) write(name string, e *learnEntry) error {
 	}
 	if err := atomicfile.WriteFile(l.summaryPath(name), state, 0o600); err != nil {
 		return err
+	}
+	if len(calls) > 0 {
+		calls = learnedSyscalls(calls)
 	}
 	p := learnedProfile(e.source, sum, calls)
 	header := []string{

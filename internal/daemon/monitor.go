@@ -32,6 +32,10 @@ type monitor struct {
 	// lineage maps a pid to the container its parent belonged to, learned
 	// from fork events, for processes that exit before /proc is read.
 	lineage map[int]*container
+	// exited keeps the container of processes that exited in the last few
+	// seconds: audit records and events about them can arrive after the
+	// exit event.
+	exited map[int]exitedProc
 	// seen remembers processes already evaluated with their exe, so a
 	// rescan only re-reads what changes (fds, sockets, ids).
 	seen map[proc.Key]*container
@@ -45,7 +49,7 @@ func newMonitor(d *Daemon) (*monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &monitor{d: d, fs: fs, useEvents: !envBool("CONFINE_NO_PROC_EVENTS"), lineage: map[int]*container{}, seen: map[proc.Key]*container{}, reported: map[proc.Key]map[string]bool{}}, nil
+	return &monitor{d: d, fs: fs, useEvents: !envBool("CONFINE_NO_PROC_EVENTS"), lineage: map[int]*container{}, exited: map[int]exitedProc{}, seen: map[proc.Key]*container{}, reported: map[proc.Key]map[string]bool{}}, nil
 }
 
 func (m *monitor) start(ctx context.Context) error {
@@ -118,6 +122,9 @@ func (m *monitor) loop() {
 				continue
 			}
 			m.mu.Lock()
+			if c := m.lineage[ev.TGID]; c != nil {
+				m.exited[ev.TGID] = exitedProc{c: c, at: time.Now()}
+			}
 			delete(m.lineage, ev.TGID)
 			m.mu.Unlock()
 		}
@@ -207,7 +214,21 @@ func (m *monitor) containerOf(pid int) *container {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.lineage[pid]
+	if c := m.lineage[pid]; c != nil {
+		return c
+	}
+	if e, ok := m.exited[pid]; ok && time.Since(e.at) < exitedGrace {
+		return e.c
+	}
+	return nil
+}
+
+// exitedGrace is how long an exited process stays attributed.
+const exitedGrace = 5 * time.Second
+
+type exitedProc struct {
+	c  *container
+	at time.Time
 }
 
 // startTime returns the start time of pid, 0 when it is gone.
@@ -301,6 +322,11 @@ func (m *monitor) rescan() {
 	for k := range m.reported {
 		if !live[k] {
 			delete(m.reported, k)
+		}
+	}
+	for pid, e := range m.exited {
+		if time.Since(e.at) > exitedGrace {
+			delete(m.exited, pid)
 		}
 	}
 	m.mu.Unlock()
@@ -409,4 +435,3 @@ func (m *monitor) killContainer(c *container) error {
 	return errors.Join(errs...)
 }
 
-var _ = time.Second

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/confinehq/confine/internal/api"
+	"github.com/confinehq/confine/monitor/egress"
 	"github.com/confinehq/confine/profiles"
 )
 
@@ -38,6 +39,7 @@ type container struct {
 	Notes       []string
 	Processes   int
 	checker     *checker
+	egress      *egress.Rules
 }
 
 func (c *container) key() string { return c.Namespace + "/" + c.ID }
@@ -54,6 +56,13 @@ func (r *registry) get(ns, id string) *container {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.m[ns+"/"+id]
+}
+
+// getKey finds a record by "namespace/id".
+func (r *registry) getKey(key string) *container {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.m[key]
 }
 
 func (r *registry) put(c *container) {

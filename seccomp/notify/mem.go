@@ -12,6 +12,9 @@ import (
 // MaxPath is a good max for ReadString on paths: PATH_MAX.
 const MaxPath = 4096
 
+// MaxRead bounds ReadBytes.
+const MaxRead = 64 << 10
+
 // pageSize bounds each read so that a string ending just before an
 // unmapped page is still read: pread of /proc/PID/mem fails (EIO) as a
 // whole when its range touches an unmapped page.
@@ -60,16 +63,14 @@ func readString(r io.ReaderAt, pid int, addr uint64, max int) (string, error) {
 	}
 	var out []byte
 	buf := make([]byte, pageSize)
-	for len(out) < max {
+	// Up to max bytes and the NUL after them.
+	for len(out) <= max {
 		at := addr + uint64(len(out))
 		if at > 1<<63-1 {
 			return "", fmt.Errorf("reading memory of pid %d at %#x: address out of range", pid, at)
 		}
-		// Up to the end of the page at, and no further than max.
-		n := pageSize - int(at%uint64(pageSize))
-		if rest := max - len(out); n > rest+1 {
-			n = rest + 1 // one more byte to see the NUL right at max
-		}
+		// Up to the end of the page at, and no further than needed.
+		n := min(pageSize-int(at%uint64(pageSize)), max+1-len(out))
 		got, err := r.ReadAt(buf[:n], int64(at))
 		if i := bytes.IndexByte(buf[:got], 0); i >= 0 {
 			out = append(out, buf[:i]...)
@@ -79,12 +80,46 @@ func readString(r io.ReaderAt, pid int, addr uint64, max int) (string, error) {
 			return string(out), nil
 		}
 		out = append(out, buf[:got]...)
-		if err != nil && got == 0 {
+		if err != nil && (got == 0 || !errors.Is(err, io.EOF)) {
 			return "", fmt.Errorf("reading memory of pid %d at %#x: %w", pid, at, err)
 		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("reading memory of pid %d at %#x: %w", pid, at, err)
+		if got == 0 {
+			return "", fmt.Errorf("reading memory of pid %d at %#x: %w", pid, at, io.ErrUnexpectedEOF)
 		}
 	}
 	return string(out[:max]), fmt.Errorf("reading memory of pid %d at %#x: %w (%d bytes)", pid, addr, ErrTruncated, max)
+}
+
+// readBytes reads exactly n bytes at addr from r (a process's memory).
+func readBytes(r io.ReaderAt, pid int, addr uint64, n int) ([]byte, error) {
+	if n < 0 || n > MaxRead {
+		return nil, fmt.Errorf("reading memory of pid %d: length %d out of range (0..%d)", pid, n, MaxRead)
+	}
+	if addr == 0 && n > 0 {
+		return nil, fmt.Errorf("reading memory of pid %d at 0x0: null pointer", pid)
+	}
+	if addr > 1<<63-1 || addr+uint64(n) > 1<<63-1 {
+		return nil, fmt.Errorf("reading memory of pid %d at %#x: address out of range", pid, addr)
+	}
+	b := make([]byte, n)
+	got, err := r.ReadAt(b, int64(addr))
+	if got < n {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("reading %d bytes of memory of pid %d at %#x: %w", n, pid, addr, err)
+	}
+	return b, nil
+}
+
+// ReadBytes reads n bytes (at most MaxRead) at addr in the memory of
+// process pid through /proc/PID/mem. Like ReadString it knows nothing of
+// notifications; see [Request.ReadBytes].
+func ReadBytes(pid int, addr uint64, n int) ([]byte, error) {
+	mem, err := openMem(pid)
+	if err != nil {
+		return nil, err
+	}
+	defer mem.Close()
+	return readBytes(mem, pid, addr, n)
 }

@@ -28,6 +28,7 @@ type message struct {
 	specs.ContainerProcessState
 	// Bare specs.State fields.
 	ID          string            `json:"id"`
+	Status      string            `json:"status"`
 	Bundle      string            `json:"bundle"`
 	Annotations map[string]string `json:"annotations"`
 }
@@ -57,8 +58,8 @@ func parseMessage(data []byte, nfds int) (Container, int, error) {
 		Annotations: m.State.Annotations,
 		Metadata:    m.Metadata,
 	}
-	if c.ID == "" { // a bare specs.State
-		c.ID, c.Bundle, c.Annotations = m.ID, m.Bundle, m.Annotations
+	if c.ID == "" { // a bare specs.State: its pid is the container's
+		c.ID, c.Bundle, c.Annotations, c.Status, c.Pid = m.ID, m.Bundle, m.Annotations, m.Status, m.Pid
 	}
 	if c.ID == "" {
 		return Container{}, -1, fmt.Errorf("decoding the container process state: no container id")

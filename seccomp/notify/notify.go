@@ -11,7 +11,7 @@ import (
 
 // Container identifies the filter a notification came from: the container
 // and the process runc loaded the filter for. It is what runc sent with
-// the notify descriptor.
+// the notify descriptor. Handlers share its Annotations map: read only.
 type Container struct {
 	// ID is the container ID (the OCI state's id).
 	ID string
@@ -31,8 +31,9 @@ type Container struct {
 	Status string
 	// Annotations are the OCI annotations of the container.
 	Annotations map[string]string
-	// Metadata is the opaque string of the seccomp profile
-	// (linux.seccomp.listenerMetadata), "" when unset.
+	// Metadata is linux.seccomp.listenerMetadata of the spec, passed
+	// through by runc 1.1.5 for the init and every exec: the place for
+	// confine-runc to tell the agent the mode and profile ("" when unset).
 	Metadata string
 }
 
@@ -40,7 +41,9 @@ type Container struct {
 type Request struct {
 	// ID is the kernel's notification ID.
 	ID uint64
-	// PID is the trapping thread's PID (host PID namespace).
+	// PID is the trapping thread's ID in the listener's (host) PID
+	// namespace: the PID for a single-threaded process, otherwise the
+	// thread's TID (/proc/TID works for either).
 	PID int
 	// Syscall is the syscall name for Arch; "" when libseccomp does not
 	// know the number (Nr then says which).
@@ -104,6 +107,28 @@ func (r *Request) ReadString(addr uint64, max int) (string, error) {
 	return s, nil
 }
 
+// ReadBytes reads n bytes at addr in the trapped thread's memory (a
+// sockaddr of connect or bind: addr args[1], n args[2]), with the same
+// validity checks as ReadString. n is at most MaxRead.
+func (r *Request) ReadBytes(addr uint64, n int) ([]byte, error) {
+	mem, err := openMem(r.PID)
+	if err != nil {
+		return nil, err
+	}
+	defer mem.Close()
+	if !r.Valid() {
+		return nil, fmt.Errorf("reading syscall %s argument of pid %d: %w", r.Syscall, r.PID, ErrNotValid)
+	}
+	b, err := readBytes(mem, r.PID, addr, n)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Valid() {
+		return nil, fmt.Errorf("reading syscall %s argument of pid %d: %w", r.Syscall, r.PID, ErrNotValid)
+	}
+	return b, nil
+}
+
 // Action is what the kernel does with a trapped syscall.
 type Action uint8
 
@@ -133,7 +158,8 @@ func Errno(e syscall.Errno) Response { return Response{Action: ActionErrno, Errn
 // return quickly (record into memory, decide, hand anything slow to
 // another goroutine). Calls for one notify descriptor are serialised;
 // calls for different descriptors (containers, exec'd processes) may run
-// concurrently. r may be kept after Handle returns, but its Valid and
+// concurrently. The same call may come twice: a signal makes the thread
+// restart it, and the restarted call is trapped again. r may be kept after Handle returns, but its Valid and
 // ReadString then report the notification as gone.
 type Handler interface {
 	Handle(c Container, r *Request) Response
@@ -165,7 +191,8 @@ type FD struct {
 
 // Stats are the listener's counters.
 type Stats struct {
-	// Trapped counts notifications received and passed to the handler.
+	// Trapped counts notifications received and passed to the handler (a
+	// call interrupted by a signal and restarted is trapped again).
 	Trapped uint64
 	// Denied counts notifications answered with an errno.
 	Denied uint64

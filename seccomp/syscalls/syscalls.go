@@ -123,3 +123,22 @@ func names(arches []libseccomp.ScmpArch) []string {
 	sort.Strings(out)
 	return out
 }
+
+// auditArches maps AUDIT_ARCH_* values (audit records, seccomp data) to
+// libseccomp architectures.
+var auditArches = map[uint32]libseccomp.ScmpArch{
+	0xc000003e: libseccomp.ArchAMD64,
+	0x40000003: libseccomp.ArchX86,
+	0xc00000b7: libseccomp.ArchARM64,
+	0x40000028: libseccomp.ArchARM,
+}
+
+// NameOf returns the name of syscall nr on the architecture an audit
+// record names (AUDIT_ARCH_*).
+func NameOf(auditArch uint32, nr int) (string, error) {
+	a, ok := auditArches[auditArch]
+	if !ok {
+		return "", fmt.Errorf("audit architecture %#x is not known", auditArch)
+	}
+	return libseccomp.ScmpSyscall(nr).GetNameByArch(a)
+}

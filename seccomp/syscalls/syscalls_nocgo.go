@@ -37,3 +37,8 @@ func Names(goarch string) ([]string, error) {
 
 // LibraryVersion returns "" : libseccomp is not linked in.
 func LibraryVersion() string { return "" }
+
+// NameOf needs libseccomp's number tables: without cgo it fails.
+func NameOf(auditArch uint32, nr int) (string, error) {
+	return "", fmt.Errorf("syscall %d: naming syscalls needs libseccomp (built without cgo)", nr)
+}

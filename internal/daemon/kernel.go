@@ -1,0 +1,275 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"syscall"
+
+	"github.com/confinehq/confine/internal/alert"
+	"github.com/confinehq/confine/monitor/audit"
+	"github.com/confinehq/confine/monitor/egress"
+	"github.com/confinehq/confine/profiles"
+	"github.com/confinehq/confine/seccomp"
+	"github.com/confinehq/confine/seccomp/notify"
+	"github.com/confinehq/confine/seccomp/syscalls"
+)
+
+// This file wires what the kernel enforces or reports on confined's
+// behalf: the seccomp notify listener (learning syscalls, reporting denied
+// ones) and the per-container nftables egress rules.
+
+// seccompEvent is a trapped syscall handed from the listener (which must
+// answer fast) to the goroutine that alerts and kills.
+type seccompEvent struct {
+	ns, id  string
+	pid     int
+	syscall string
+	denied  bool
+}
+
+// startNotify opens the seccomp notify listener in run_dir. Without it,
+// learn mode records no syscalls and denied syscalls are not reported
+// (they are still denied by the kernel).
+func (d *Daemon) startNotify() {
+	l, err := notify.Listen(filepath.Join(d.cfg.RunDir, "seccomp.sock"), notify.HandlerFunc(d.handleSyscall), d.log)
+	if err != nil {
+		d.log.Error("seccomp notify listener unavailable: learn mode records no syscalls", "error", err)
+		return
+	}
+	d.seccompListener = l
+	go d.seccompLoop()
+}
+
+// handleSyscall answers one trapped syscall. It only writes to memory and
+// to a buffered channel: the process waits for this answer.
+func (d *Daemon) handleSyscall(nc notify.Container, r *notify.Request) notify.Response {
+	ns := nc.Namespace
+	if ns == "" {
+		ns = nc.Annotations["io.containerd.namespace"]
+	}
+	c := d.reg.get(ns, nc.ID)
+	var prof *profiles.Profile
+	if c != nil {
+		d.mu.Lock()
+		prof = c.Profile
+		d.mu.Unlock()
+	}
+	if prof == nil {
+		// Not registered (yet): the bundle says which profile it runs.
+		if p, ok := d.profiles.Current().Get(nc.Annotations[profiles.LabelProfile]); ok {
+			prof = p.Clone()
+			if m, ok := profiles.ParseMode(nc.Annotations[profiles.LabelMode]); ok {
+				prof.Mode = m
+			}
+		}
+	}
+	if prof == nil {
+		return notify.Errno(syscall.EPERM)
+	}
+	switch prof.Mode {
+	case profiles.ModeLearn:
+		d.metrics.learnSyscalls.Inc()
+		d.learner.syscall(prof, r.Syscall)
+		return notify.Continue()
+	case profiles.ModeMonitor:
+		d.queueSeccomp(seccompEvent{ns: ns, id: nc.ID, pid: r.PID, syscall: r.Syscall})
+		return notify.Continue()
+	default:
+		d.queueSeccomp(seccompEvent{ns: ns, id: nc.ID, pid: r.PID, syscall: r.Syscall, denied: true})
+		return notify.Errno(syscall.EPERM)
+	}
+}
+
+func (d *Daemon) queueSeccomp(ev seccompEvent) {
+	select {
+	case d.seccompCh <- ev:
+	default:
+		d.log.Warn("seccomp event queue full; alert summarised in the log only", "namespace", ev.ns, "container", ev.id, "syscall", ev.syscall)
+	}
+}
+
+func (d *Daemon) seccompLoop() {
+	for ev := range d.seccompCh {
+		c := d.reg.get(ev.ns, ev.id)
+		if c == nil {
+			continue
+		}
+		exe := ""
+		if e, err := d.mon.fs.ExeOf(ev.pid); err == nil {
+			exe = e.Path
+		}
+		snap := &snapshot{PID: ev.pid, Exe: exe}
+		v := violationT{Rule: alert.RuleSeccomp, Subject: ev.syscall, Detail: "syscall " + ev.syscall + " is not allowed by the profile"}
+		if ev.denied {
+			d.seccompDenied(c, snap, v)
+			continue
+		}
+		d.violation(c, snap, v)
+	}
+}
+
+// seccompDenied reports a syscall the kernel refused (EPERM through the
+// listener); onViolation: kill also kills the container.
+func (d *Daemon) seccompDenied(c *container, snap *snapshot, v violationT) {
+	d.mu.Lock()
+	prof := c.Profile
+	killed := c.Killed
+	d.mu.Unlock()
+	if killed || prof == nil {
+		return
+	}
+	if prof.EffectiveOnViolation() == profiles.OnViolationKill {
+		d.violation(c, snap, v)
+		return
+	}
+	d.stats.violations.Add(1)
+	d.metrics.violations.WithLabelValues(v.Rule, string(prof.Mode)).Inc()
+	a := d.baseAlert(c, prof, snap)
+	a.Event, a.Rule, a.Action, a.Priority, a.Syscall = alert.EventDenied, alert.RuleSeccomp, alert.ActionDenied, alert.PriErr, v.Subject
+	a.Message = fmt.Sprintf("confine: denied syscall %s in %s/%s (profile %s)", v.Subject, c.Namespace, c.ID, prof.Name)
+	d.alerts.emitAggregated(a)
+}
+
+// decisionFor adapts a selected profile for confine-runc: learn mode gets
+// a filter that traps only what was not learned yet; profiles with a
+// seccomp section get the listener so denials are reported.
+func (d *Daemon) decisionFor(p *profiles.Profile) (listener string) {
+	if d.seccompListener == nil {
+		return ""
+	}
+	switch {
+	case p.Mode == profiles.ModeLearn:
+		// Learning does not trap: confine-runc turns this allow list of
+		// what is already known into a filter that allows it and logs
+		// (SCMP_ACT_LOG) everything else; the audit records name each
+		// new syscall (see learnAudit). A trapped syscall would fail with
+		// EINTR whenever a signal arrived while it waited for confined.
+		known := learnedSyscalls(d.learner.knownSyscalls(p))
+		p.Seccomp = profiles.Seccomp{DefaultAction: profiles.ActionErrno, Allow: append(profiles.List{}, known...)}
+		return ""
+	case !p.Seccomp.IsZero():
+		return d.seccompListener.Path()
+	}
+	return ""
+}
+
+// learnedSyscalls is what a learned profile allows: what was trapped, plus
+// the runtime's own floor and write (never trapped).
+func learnedSyscalls(trapped []string) []string {
+	out := append([]string{"write"}, trapped...)
+	out = append(out, seccomp.RuntimeFloor...)
+	out = append(out, seccomp.EarlyInitFloor...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// applyEgress installs the container's nftables rules in its network
+// namespace, before its user code runs (createRuntime). Profiles without
+// a network section get none.
+func (d *Daemon) applyEgress(c *container) {
+	p := c.Profile
+	if p == nil || p.Network.IsZero() || c.Pid <= 0 {
+		return
+	}
+	r, err := egress.Apply(c.Pid, p, egress.Options{Container: c.key(), Mode: p.Mode, Denied: d.deniedCh, Proc: d.mon.fs})
+	switch {
+	case errors.Is(err, egress.ErrHostNetwork):
+		d.mu.Lock()
+		c.Notes = append(c.Notes, "host network: egress not isolated by nftables (watched through /proc)")
+		d.mu.Unlock()
+		return
+	case err != nil:
+		d.log.Error("installing egress rules", "namespace", c.Namespace, "container", c.ID, "error", err)
+		d.mu.Lock()
+		c.Notes = append(c.Notes, "egress rules not installed: "+err.Error())
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Lock()
+	if c.egress != nil {
+		_ = c.egress.Close()
+	}
+	c.egress = r
+	d.mu.Unlock()
+	d.log.Info("egress rules installed", "namespace", c.Namespace, "container", c.ID, "netns", r.NetNS())
+}
+
+// deniedLoop turns connections nftables refused (or, in monitor and learn
+// mode, let through and logged) into alerts, learning input or kills.
+func (d *Daemon) deniedLoop() {
+	for ev := range d.deniedCh {
+		c := d.reg.getKey(ev.Container)
+		if c == nil {
+			continue
+		}
+		d.mu.Lock()
+		prof := c.Profile
+		d.mu.Unlock()
+		if prof == nil {
+			continue
+		}
+		subject := ev.Peer.String()
+		detail := fmt.Sprintf("%s connection to %s outside network.egress", ev.Proto, subject)
+		if ev.Direction == egress.Ingress {
+			subject = fmt.Sprintf("%d", ev.Local.Port())
+			detail = fmt.Sprintf("%s connection from %s to port %d outside network.listen", ev.Proto, ev.Peer, ev.Local.Port())
+		}
+		if prof.Mode == profiles.ModeLearn {
+			d.learner.peer(prof, ev.Direction == egress.Ingress, ev.Peer, ev.Local)
+			continue
+		}
+		v := violationT{Rule: alert.RuleNetwork, Subject: subject, Detail: detail}
+		if ev.Enforced && prof.EffectiveOnViolation() != profiles.OnViolationKill {
+			d.stats.violations.Add(1)
+			a := d.baseAlert(c, prof, nil)
+			a.Event, a.Rule, a.Action, a.Priority, a.Peer = alert.EventDenied, alert.RuleNetwork, alert.ActionDenied, alert.PriErr, ev.Peer.String()
+			a.Message = "confine: " + detail + " denied in " + c.key()
+			d.alerts.emitAggregated(a)
+			continue
+		}
+		a := v
+		if ev.Direction == egress.Egress {
+			a.Subject = ev.Peer.String()
+		}
+		d.violation(c, nil, a)
+	}
+}
+
+// startAudit follows the kernel's SECCOMP audit records: the syscalls that
+// learn-mode filters log.
+func (d *Daemon) startAudit(ctx context.Context) {
+	recs, err := audit.Listen(ctx, 65536)
+	if err != nil {
+		d.log.Error("audit records unavailable: learn mode records no syscalls", "error", err)
+		return
+	}
+	go func() {
+		for r := range recs {
+			d.learnAudit(r)
+		}
+	}()
+}
+
+func (d *Daemon) learnAudit(r audit.Record) {
+	c := d.mon.containerOf(r.PID)
+	if c == nil {
+		d.log.Debug("audit record of a process outside watched containers", "pid", r.PID, "syscall", r.Syscall, "exe", r.Exe)
+		return
+	}
+	d.mu.Lock()
+	prof := c.Profile
+	d.mu.Unlock()
+	if prof == nil || prof.Mode != profiles.ModeLearn {
+		return
+	}
+	name, err := syscalls.NameOf(r.Arch, r.Syscall)
+	if err != nil {
+		d.log.Debug("unnamed syscall in an audit record", "syscall", r.Syscall, "arch", r.Arch, "error", err)
+		return
+	}
+	d.metrics.learnSyscalls.Inc()
+	d.learner.syscall(prof, name)
+}
