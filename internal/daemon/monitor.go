@@ -434,4 +434,3 @@ func (m *monitor) killContainer(c *container) error {
 	}
 	return errors.Join(errs...)
 }
-

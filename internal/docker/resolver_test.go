@@ -219,16 +219,20 @@ func TestLookupErrors(t *testing.T) {
 		{
 			name:    "API error and malformed config.v2.json",
 			handler: failing,
-			root:    func(t *testing.T) string { return copyFixture(t, ptr(`{"ID": "`+web1ID+`",`+"\n"+`"Config": {"Labels": {"a": }}}`), nil) },
-			id:      web1ID,
+			root: func(t *testing.T) string {
+				return copyFixture(t, ptr(`{"ID": "`+web1ID+`",`+"\n"+`"Config": {"Labels": {"a": }}}`), nil)
+			},
+			id: web1ID,
 			want: []string{"500 Internal Server Error: the daemon is shutting down",
 				web1ID + "/config.v2.json: line 2, column 28", "invalid character"},
 		},
 		{
 			name:    "API garbage and a wrongly typed field",
 			handler: garbage,
-			root:    func(t *testing.T) string { return copyFixture(t, ptr(`{"ID": "`+web1ID+`", "Config": {"Labels": ["app=web"]}}`), nil) },
-			id:      web1ID,
+			root: func(t *testing.T) string {
+				return copyFixture(t, ptr(`{"ID": "`+web1ID+`", "Config": {"Labels": ["app=web"]}}`), nil)
+			},
+			id:   web1ID,
 			want: []string{"GET /containers/json: decoding answer", web1ID + "/config.v2.json: field Config.Labels: got JSON array, want map[string]string"},
 		},
 		{
