@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -173,4 +174,50 @@ func compareWithStrace(t *testing.T, learned []string) {
 	t.Logf("strace -f -c saw %d syscalls, confine learned %d", len(seen), len(learned))
 	t.Logf("only strace (host-only paths of the same workload, e.g. the host's dynamic environment): %v", onlyStrace)
 	t.Logf("only confine (runc's own start-up floor, container-only paths): %v", onlyConfine)
+}
+
+// TestConfinedKilledDuringLearning: learning's filter only logs (the kernel
+// writes audit records whether or not confined reads them), so killing
+// confined neither breaks a learning container nor hangs a create.
+func TestConfinedKilledDuringLearning(t *testing.T) {
+	bed := e2e.NewBed(t)
+	bed.WriteConfig(t, `fail_mode = "open"`)
+	bed.WriteProfile(t, "lw", "apiVersion: confine/v1\nname: lw\nmode: learn\nselector:\n  labels: {app: lw}\n")
+	c := bed.StartConfined(t)
+	id := testbed.UniqueID("lk")
+	r, err := bed.Start(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc, Args: []string{"sh", "-c", "while true; do ls / >/dev/null; mkdir -p /tmp/a; rm -rf /tmp/a; sleep 0.1; done"}, Labels: map[string]string{"app": "lw"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitWatched(t, c, bed.Namespace, id)
+	c.Kill()
+
+	// The running container carries on: its syscalls still work.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := r.Exec(ctx, "sh", "-c", "mkdir /tmp/x && echo fine")
+	if err != nil || !strings.Contains(res.Stdout, "fine") {
+		t.Fatalf("learning container broken after confined died: %v %+v", err, res)
+	}
+	if _, exited := waitExit(t, r, time.Second); exited {
+		t.Fatal("learning container died with confined")
+	}
+	// A new learning container is created (fail_mode open) without hanging.
+	done := make(chan error, 1)
+	go func() {
+		res, err := bed.Run(ctx, testbed.RunOptions{ID: testbed.UniqueID("lk2"), Runtime: bed.Runc, Args: []string{"echo", "created"}, Labels: map[string]string{"app": "lw"}})
+		if err == nil && !strings.Contains(res.Stdout, "created") {
+			err = fmt.Errorf("unexpected output %+v", res)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("create with confined down: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("container creation hung with confined down")
+	}
 }
