@@ -21,7 +21,7 @@ build: ## build the four binaries into bin/
 	@mkdir -p $(BIN)
 	$(GO) build $(GOFLAGS_B) -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 	@# confine-hook runs on every container start: pure Go, no cgo.
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/confine-hook ./cmd/confine-hook
+	CGO_ENABLED=0 $(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS)' -o $(BIN)/confine-hook ./cmd/confine-hook
 
 deps: ## install (as root, Debian) everything the tests need
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps must run as root (sudo make deps)" >&2; exit 1; fi

@@ -37,7 +37,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{"zero violations", "STOPPED", "CONFINE_EVENT=kill", "CONFINE_RULE=exec", "Done:"} {
+	for _, want := range []string{"zero violations", "STOPPED", "CONFINE_EVENT=kill", "CONFINE_ACTION=killed", "Done:"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

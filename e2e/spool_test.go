@@ -19,7 +19,9 @@ import (
 func TestJournaldOutage(t *testing.T) {
 	bed := e2e.NewBed(t)
 	sock := filepath.Join(bed.Dir, "journal.sock")
-	bed.WriteConfig(t, `alert_sinks = ["journald"]`)
+	// The jsonl sink (delivered after journald) tells when the alert was
+	// emitted, so the journal comes back only after it failed to take it.
+	bed.WriteConfig(t, `alert_sinks = ["journald", "jsonl:`+bed.AlertsPath+`"]`)
 	bed.WriteProfile(t, "app", appProfile)
 	c := bed.StartConfined(t, "CONFINE_JOURNAL_SOCKET="+sock)
 
@@ -36,6 +38,8 @@ func TestJournaldOutage(t *testing.T) {
 	if code, exited := waitExit(t, r, 15*time.Second); !exited || code != 137 {
 		t.Fatalf("journald outage held up the kill: exited=%v code=%d", exited, code)
 	}
+
+	bed.WaitAlert(t, 15*time.Second, map[string]string{"container_id": id, "event": "kill"})
 
 	// The journal comes back: a socket of our own speaking the native
 	// protocol, as journald's /run/systemd/journal/socket does.

@@ -5,7 +5,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -532,8 +531,9 @@ func (d *Daemon) resync(list []watch.Container) {
 	d.log.Info("resynced with containerd", "containers", len(list), "watched", len(d.reg.all()))
 }
 
-// kill stops a whole container: signal first (the cgroup, or pidfds), then
-// tell containerd so its state and exit status follow.
+// kill stops a whole container: signal first (the cgroup, or pidfds of
+// its processes), then tell containerd, in the background, so its state
+// and exit status follow; the alert does not wait for containerd.
 func (d *Daemon) kill(c *container, reason string) {
 	d.mu.Lock()
 	if c.Killed {
@@ -548,15 +548,17 @@ func (d *Daemon) kill(c *container, reason string) {
 	if err != nil {
 		d.log.Error("killing container through its cgroup", "namespace", c.Namespace, "container", c.ID, "error", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if kerr := d.watcher.Kill(ctx, c.Namespace, c.ID, syscall.SIGKILL, true); kerr != nil && !errors.Is(kerr, context.Canceled) {
-		if err != nil {
-			d.log.Error("killing container through containerd", "namespace", c.Namespace, "container", c.ID, "error", kerr)
-		} else {
-			d.log.Debug("containerd kill after cgroup kill", "namespace", c.Namespace, "container", c.ID, "error", kerr)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if kerr := d.watcher.Kill(ctx, c.Namespace, c.ID, syscall.SIGKILL, true); kerr != nil {
+			level := slog.LevelDebug
+			if err != nil {
+				level = slog.LevelError
+			}
+			d.log.Log(ctx, level, "killing container through containerd", "namespace", c.Namespace, "container", c.ID, "error", kerr)
 		}
-	}
+	}()
 	d.log.Warn("container killed", "namespace", c.Namespace, "container", c.ID, "reason", reason)
 }
 
