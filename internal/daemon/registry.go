@@ -7,6 +7,7 @@ import (
 
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/monitor/egress"
+	"github.com/confinehq/confine/monitor/fanotify"
 	"github.com/confinehq/confine/profiles"
 )
 
@@ -40,6 +41,7 @@ type container struct {
 	Processes   int
 	checker     *checker
 	egress      *egress.Rules
+	guard       *fanotify.Guard
 }
 
 func (c *container) key() string { return c.Namespace + "/" + c.ID }
