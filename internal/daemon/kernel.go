@@ -75,12 +75,30 @@ func (d *Daemon) handleSyscall(nc notify.Container, r *notify.Request) notify.Re
 		d.learner.syscall(prof, r.Syscall)
 		return notify.Continue()
 	case profiles.ModeMonitor:
-		d.queueSeccomp(seccompEvent{ns: ns, id: nc.ID, pid: r.PID, syscall: r.Syscall})
+		// Counted here, not queued: aggregation keeps every occurrence
+		// (a burst of identical violations adds up exactly).
+		if c != nil {
+			d.seccompMonitored(c, prof, r.PID, r.Syscall)
+		}
 		return notify.Continue()
 	default:
 		d.queueSeccomp(seccompEvent{ns: ns, id: nc.ID, pid: r.PID, syscall: r.Syscall, denied: true})
 		return notify.Errno(syscall.EPERM)
 	}
+}
+
+// seccompMonitored reports a syscall a monitor-mode profile would deny.
+func (d *Daemon) seccompMonitored(c *container, prof *profiles.Profile, pid int, name string) {
+	d.stats.violations.Add(1)
+	d.metrics.violations.WithLabelValues(alert.RuleSeccomp, string(prof.Mode)).Inc()
+	snap := &snapshot{PID: pid}
+	if e, err := d.mon.fs.ExeOf(pid); err == nil {
+		snap.Exe = e.Path
+	}
+	a := d.baseAlert(c, prof, snap)
+	a.Event, a.Rule, a.Action, a.Priority, a.Syscall = alert.EventViolation, alert.RuleSeccomp, alert.ActionAlerted, alert.PriWarning, name
+	a.Message = fmt.Sprintf("confine: seccomp violation in %s/%s (profile %s, monitor): syscall %s is not allowed by the profile", c.Namespace, c.ID, prof.Name, name)
+	d.alerts.emitAggregated(a)
 }
 
 func (d *Daemon) queueSeccomp(ev seccompEvent) {

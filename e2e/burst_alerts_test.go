@@ -1,0 +1,50 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/confinehq/confine/internal/e2e"
+	"github.com/confinehq/confine/internal/testbed"
+)
+
+// TestTenThousandIdenticalViolations: 10,000 identical violations in
+// monitor mode (a syscall the profile denies, seen through the seccomp
+// notify listener) become a bounded number of alert records whose counts
+// add up to exactly 10,000.
+func TestTenThousandIdenticalViolations(t *testing.T) {
+	bed := e2e.NewBed(t)
+	bed.WriteProfile(t, "noisy", "apiVersion: confine/v1\nname: noisy\nmode: monitor\nseccomp:\n  base: docker-default\n  deny: [mkdir, mkdirat]\n")
+	c := bed.StartConfined(t)
+	id := testbed.UniqueID("noisy")
+	const n = 10000
+	script := fmt.Sprintf(`i=0; while [ $i -lt %d ]; do mkdir /tmp/a 2>/dev/null; i=$((i+1)); done; echo finished`, n)
+	res, err := bed.Run(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc, Args: []string{"sh", "-c", script}, Labels: map[string]string{"confine.profile": "noisy"}, Timeout: 3 * time.Minute})
+	if err != nil || res.ExitStatus != 0 {
+		t.Fatalf("workload: %v %+v", err, res)
+	}
+	// Stopping confined reports the counts still in an aggregation window.
+	c.Stop(t)
+	total, records := 0, 0
+	for _, a := range bed.FindAlerts(t, map[string]string{"container_id": id, "rule": "seccomp"}) {
+		if a["syscall"] != "mkdir" && a["syscall"] != "mkdirat" {
+			continue
+		}
+		records++
+		cnt := 1
+		if v, ok := a["count"]; ok {
+			cnt, _ = strconv.Atoi(fmt.Sprint(v))
+		}
+		total += cnt
+	}
+	t.Logf("%d violations reported in %d records", total, records)
+	if total != n {
+		t.Fatalf("counts add up to %d, want %d", total, n)
+	}
+	if records > 20 {
+		t.Fatalf("%d records for %d identical violations: not bounded", records, n)
+	}
+}
