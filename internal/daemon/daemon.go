@@ -473,6 +473,12 @@ func (d *Daemon) registerFromContainerd(info *watch.Container, source string) {
 	d.log.Info("container registered", "namespace", c.Namespace, "container", c.ID, "pid", c.Pid, "profile", p.Name, "mode", p.Mode, "source", source, "selected_by", reason, "injected", c.Injected)
 	d.dockerUnconfined(c, dinfo)
 	d.applyEgress(c)
+	if !envBool("CONFINE_NO_FANOTIFY") {
+		// A guard attaches to a running container too (after a restart).
+		if _, bundle := d.mon.bundleAnnotations(c.Pid, c.ID); bundle != "" {
+			d.startGuard(c, bundle)
+		}
+	}
 	d.mon.track(c, c.Status == "running")
 }
 

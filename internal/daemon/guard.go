@@ -18,8 +18,9 @@ import (
 
 // guardReport is a fanotify decision handed off to the alerting goroutine.
 type guardReport struct {
-	c *container
-	r fanotify.Report
+	c   *container
+	r   fanotify.Report
+	exe string // read at report time: a denied process often exits at once
 }
 
 // needsGuard reports whether a profile has rules fanotify can enforce
@@ -53,8 +54,14 @@ func (d *Daemon) startGuard(c *container, bundle string) {
 		Mounts:     mounts,
 		Decide:     fanotify.RulesDecider(ch.set, p.Mode),
 		Report: func(r fanotify.Report) {
+			gr := guardReport{c: c, r: r}
+			if r.Verdict.Violation != nil {
+				if e, err := d.mon.fs.ExeOf(r.Event.PID); err == nil {
+					gr.exe = e.Path
+				}
+			}
 			select {
-			case d.guardCh <- guardReport{c: c, r: r}:
+			case d.guardCh <- gr:
 			default:
 			}
 		},
@@ -100,10 +107,7 @@ func (d *Daemon) guardLoop() {
 			continue
 		}
 		v := *r.Verdict.Violation
-		snap := &snapshot{PID: r.Event.PID}
-		if e, err := d.mon.fs.ExeOf(r.Event.PID); err == nil {
-			snap.Exe = e.Path
-		}
+		snap := &snapshot{PID: r.Event.PID, Exe: gr.exe}
 		if v.Rule == rules.RuleExec {
 			snap.Exe = r.Event.Path
 		}
