@@ -174,6 +174,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	rescan := time.NewTicker(d.cfg.RescanInterval.Duration)
 	defer rescan.Stop()
+	// Host names in network.egress are resolved again on this period
+	// (Go's resolver hides TTLs; the rules keep the last two answers).
+	dnsRefresh := time.NewTicker(30 * time.Second)
+	defer dnsRefresh.Stop()
 	var wd <-chan time.Time
 	if iv := d.notify.interval(); iv > 0 {
 		t := time.NewTicker(iv)
@@ -212,6 +216,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.flushLearned()
 			d.alerts.flushSpool()
 			d.updateGauges()
+		case <-dnsRefresh.C:
+			d.refreshEgressDNS(runCtx)
 		case <-d.rescanNow:
 			d.mon.rescan()
 		case <-wd:
@@ -605,4 +611,26 @@ func (d *Daemon) updateGauges() {
 		d.metrics.containers.WithLabelValues(m).Set(float64(n))
 	}
 	d.metrics.profileErrors.Set(float64(len(d.profiles.Errors())))
+}
+
+// refreshEgressDNS re-resolves the host names of every container's egress
+// rules, off the main loop.
+func (d *Daemon) refreshEgressDNS(ctx context.Context) {
+	d.mu.Lock()
+	var rs []*egress.Rules
+	for _, c := range d.reg.all() {
+		if c.egress != nil && len(c.egress.Hosts()) > 0 {
+			rs = append(rs, c.egress)
+		}
+	}
+	d.mu.Unlock()
+	for _, r := range rs {
+		go func(r *egress.Rules) {
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if _, err := r.Refresh(rctx); err != nil {
+				d.log.Warn("refreshing egress host names", "error", err)
+			}
+		}(r)
+	}
 }
