@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/confinehq/confine/hooks"
-	"github.com/confinehq/confine/internal/alert"
 	"github.com/confinehq/confine/internal/config"
 	"github.com/confinehq/confine/monitor/fanotify"
 	"github.com/confinehq/confine/monitor/rules"
@@ -71,9 +70,7 @@ func (d *Daemon) startGuard(c *container, bundle string) {
 	})
 	if err != nil {
 		d.log.Error("fanotify guard not started; the /proc monitor still enforces after the fact", "namespace", c.Namespace, "container", c.ID, "error", err)
-		d.mu.Lock()
-		c.Notes = append(c.Notes, "no fanotify guard: "+err.Error())
-		d.mu.Unlock()
+		d.note(c, "no fanotify guard: "+err.Error())
 		return
 	}
 	d.mu.Lock()
@@ -115,25 +112,7 @@ func (d *Daemon) guardLoop() {
 			d.violation(c, snap, v)
 			continue
 		}
-		d.mu.Lock()
-		prof, killed := c.Profile, c.Killed
-		d.mu.Unlock()
-		if killed || prof == nil {
-			continue
-		}
-		if prof.EffectiveOnViolation() == profiles.OnViolationKill {
-			d.violation(c, snap, v)
-			continue
-		}
-		d.stats.violations.Add(1)
-		d.metrics.violations.WithLabelValues(v.Rule, string(prof.Mode)).Inc()
-		a := d.baseAlert(c, prof, snap)
-		a.Event, a.Rule, a.Action, a.Priority = alert.EventDenied, v.Rule, alert.ActionDenied, alert.PriErr
-		if v.Rule == rules.RuleFile {
-			a.Path = v.Subject
-		}
-		a.Message = fmt.Sprintf("confine: denied %s in %s/%s (profile %s): %s: %s", v.Rule, c.Namespace, c.ID, prof.Name, v.Detail, v.Subject)
-		d.alerts.emitAggregated(a)
+		d.denied(c, snap, v)
 	}
 }
 

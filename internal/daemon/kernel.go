@@ -130,25 +130,9 @@ func (d *Daemon) seccompLoop() {
 }
 
 // seccompDenied reports a syscall the kernel refused (EPERM through the
-// listener); onViolation: kill also kills the container.
+// listener).
 func (d *Daemon) seccompDenied(c *container, snap *snapshot, v violationT) {
-	d.mu.Lock()
-	prof := c.Profile
-	killed := c.Killed
-	d.mu.Unlock()
-	if killed || prof == nil {
-		return
-	}
-	if prof.EffectiveOnViolation() == profiles.OnViolationKill {
-		d.violation(c, snap, v)
-		return
-	}
-	d.stats.violations.Add(1)
-	d.metrics.violations.WithLabelValues(v.Rule, string(prof.Mode)).Inc()
-	a := d.baseAlert(c, prof, snap)
-	a.Event, a.Rule, a.Action, a.Priority, a.Syscall = alert.EventDenied, alert.RuleSeccomp, alert.ActionDenied, alert.PriErr, v.Subject
-	a.Message = fmt.Sprintf("confine: denied syscall %s in %s/%s (profile %s)", v.Subject, c.Namespace, c.ID, prof.Name)
-	d.alerts.emitAggregated(a)
+	d.denied(c, snap, v)
 }
 
 // decisionFor adapts a selected profile for confine-runc: learn mode gets
@@ -195,15 +179,11 @@ func (d *Daemon) applyEgress(c *container) {
 	r, err := egress.Apply(c.Pid, p, egress.Options{Container: c.key(), Mode: p.Mode, Denied: d.deniedCh, Proc: d.mon.fs})
 	switch {
 	case errors.Is(err, egress.ErrHostNetwork):
-		d.mu.Lock()
-		c.Notes = append(c.Notes, "host network: egress not isolated by nftables (watched through /proc)")
-		d.mu.Unlock()
+		d.note(c, "host network: egress not isolated by nftables (watched through /proc)")
 		return
 	case err != nil:
 		d.log.Error("installing egress rules", "namespace", c.Namespace, "container", c.ID, "error", err)
-		d.mu.Lock()
-		c.Notes = append(c.Notes, "egress rules not installed: "+err.Error())
-		d.mu.Unlock()
+		d.note(c, "egress rules not installed: "+err.Error())
 		return
 	}
 	d.mu.Lock()
@@ -240,19 +220,11 @@ func (d *Daemon) deniedLoop() {
 			continue
 		}
 		v := violationT{Rule: alert.RuleNetwork, Subject: subject, Detail: detail}
-		if ev.Enforced && prof.EffectiveOnViolation() != profiles.OnViolationKill {
-			d.stats.violations.Add(1)
-			a := d.baseAlert(c, prof, nil)
-			a.Event, a.Rule, a.Action, a.Priority, a.Peer = alert.EventDenied, alert.RuleNetwork, alert.ActionDenied, alert.PriErr, ev.Peer.String()
-			a.Message = "confine: " + detail + " denied in " + c.key()
-			d.alerts.emitAggregated(a)
+		if ev.Enforced {
+			d.denied(c, nil, v)
 			continue
 		}
-		a := v
-		if ev.Direction == egress.Egress {
-			a.Subject = ev.Peer.String()
-		}
-		d.violation(c, nil, a)
+		d.violation(c, nil, v)
 	}
 }
 

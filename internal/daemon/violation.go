@@ -30,12 +30,7 @@ func (d *Daemon) violation(c *container, snap *snapshot, v violationT) {
 	}
 	a := d.baseAlert(c, prof, snap)
 	a.Rule = v.Rule
-	switch v.Rule {
-	case alert.RuleFile:
-		a.Path = v.Subject
-	case alert.RuleNetwork:
-		a.Peer = v.Subject
-	}
+	setSubject(a, v)
 	enforce := prof.Mode == profiles.ModeEnforce && !v.Watch
 	if !enforce || prof.EffectiveOnViolation() == profiles.OnViolationAlert {
 		a.Event = alert.EventViolation
@@ -79,4 +74,47 @@ func (d *Daemon) baseAlert(c *container, prof *profiles.Profile, snap *snapshot)
 		}
 	}
 	return a
+}
+
+// denied acts on something the kernel already refused (fanotify EPERM,
+// a seccomp EPERM through the listener, an nftables reject): with
+// onViolation: kill the container is killed as for any violation;
+// otherwise one "denied" alert (identical ones aggregated).
+func (d *Daemon) denied(c *container, snap *snapshot, v violationT) {
+	d.mu.Lock()
+	prof, killed := c.Profile, c.Killed
+	d.mu.Unlock()
+	if killed || prof == nil {
+		return
+	}
+	if prof.EffectiveOnViolation() == profiles.OnViolationKill {
+		d.violation(c, snap, v)
+		return
+	}
+	d.stats.violations.Add(1)
+	d.metrics.violations.WithLabelValues(v.Rule, string(prof.Mode)).Inc()
+	a := d.baseAlert(c, prof, snap)
+	a.Event, a.Rule, a.Action, a.Priority = alert.EventDenied, v.Rule, alert.ActionDenied, alert.PriErr
+	setSubject(a, v)
+	a.Message = fmt.Sprintf("confine: denied %s in %s/%s (profile %s): %s", v.Rule, c.Namespace, c.ID, prof.Name, v.Detail)
+	d.alerts.emitAggregated(a)
+}
+
+// note adds a line to what confinectl ps shows for a container.
+func (d *Daemon) note(c *container, msg string) {
+	d.mu.Lock()
+	c.Notes = append(c.Notes, msg)
+	d.mu.Unlock()
+}
+
+// setSubject puts a violation's subject in the alert field of its rule.
+func setSubject(a *alert.Alert, v violationT) {
+	switch v.Rule {
+	case alert.RuleFile:
+		a.Path = v.Subject
+	case alert.RuleNetwork:
+		a.Peer = v.Subject
+	case alert.RuleSeccomp:
+		a.Syscall = v.Subject
+	}
 }
