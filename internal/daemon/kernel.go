@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"syscall"
+	"time"
 
 	"github.com/confinehq/confine/internal/alert"
 	"github.com/confinehq/confine/monitor/audit"
@@ -244,8 +245,19 @@ func (d *Daemon) startAudit(ctx context.Context) {
 }
 
 func (d *Daemon) learnAudit(r audit.Record) {
+	d.learnAuditTry(r, true)
+}
+
+// learnAuditTry attributes a record to its container. The record of a
+// short-lived process can arrive before the fork event that ties it to
+// its container: such a record is tried once more a moment later.
+func (d *Daemon) learnAuditTry(r audit.Record, retry bool) {
 	c := d.mon.containerOf(r.PID)
 	if c == nil {
+		if retry {
+			time.AfterFunc(250*time.Millisecond, func() { d.learnAuditTry(r, false) })
+			return
+		}
 		d.log.Debug("audit record of a process outside watched containers", "pid", r.PID, "syscall", r.Syscall, "exe", r.Exe)
 		return
 	}
