@@ -55,8 +55,9 @@ func TestLearnPromoteEnforce(t *testing.T) {
 	c := bed.StartConfined(t)
 	labels := map[string]string{"app": "lw"}
 
-	// Learn, twice (merged across runs; the second traps only the new).
-	for i := 0; i < 2; i++ {
+	// Learn over three runs (merged across runs; later runs log only what
+	// is still unknown).
+	for i := 0; i < 3; i++ {
 		r := runWorkload(t, bed, c, labels)
 		r.Close()
 	}
