@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/confinehq/confine/profiles"
 )
 
 // MaxDockerBytes bounds a Docker seccomp JSON document. Docker's default
@@ -33,20 +34,9 @@ type ImportError struct {
 	Err   error // ErrDockerProfile or ErrUnsupported
 }
 
+// Error reads file:line: field: message, as profile errors do.
 func (e *ImportError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		b.WriteString(":")
-		b.WriteString(strconv.Itoa(e.Line))
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
+	return (&profiles.FieldError{File: e.File, Line: e.Line, Field: e.Field, Msg: e.Msg}).Error()
 }
 
 // Unwrap lets errors.Is match ErrDockerProfile or ErrUnsupported.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,4 +109,23 @@ func FuzzDecodeRequests(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestOversizedBodyRefusedAtOnce(t *testing.T) {
+	c, b := serve(t, uidSelf())
+	conn, err := net.Dial("unix", c.Socket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", PathHook, 2*MaxBodyBytes)
+	buf := make([]byte, 4096)
+	n, _ := conn.Read(buf)
+	if got := string(buf[:n]); !strings.Contains(got, "400") || !strings.Contains(got, "larger than") {
+		t.Fatalf("answer %q: want a 400 naming the size limit", got)
+	}
+	if len(b.hooks) != 0 {
+		t.Fatal("oversized request reached the backend")
+	}
 }

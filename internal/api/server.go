@@ -127,6 +127,12 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			writeErr(w, http.StatusForbidden, fmt.Errorf("peer uid %d is not allowed (root only)", c.uid))
 			return
 		}
+		// An announced oversize body is refused before a byte of it is
+		// read; an unannounced one stops at the limit.
+		if r.ContentLength > MaxBodyBytes {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("request body of %d bytes is larger than %d", r.ContentLength, MaxBodyBytes))
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})

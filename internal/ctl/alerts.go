@@ -156,7 +156,7 @@ func alerts(e *env, args []string) error {
 	if src == "journald" {
 		err = readJournal(ctx, *since, *follow, emit)
 	} else {
-		err = readJSONL(ctx, src, *follow, emit)
+		err = readJSONL(ctx, src, *follow, e.stderr, emit)
 	}
 	if t != nil {
 		if ferr := t.flush(); err == nil {
@@ -207,7 +207,7 @@ func readJournal(ctx context.Context, since time.Duration, follow bool, emit fun
 	return nil
 }
 
-func readJSONL(ctx context.Context, path string, follow bool, emit func(alertRecord) error) error {
+func readJSONL(ctx context.Context, path string, follow bool, warn io.Writer, emit func(alertRecord) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("reading alerts: %w", err)
@@ -236,7 +236,7 @@ func readJSONL(ctx context.Context, path string, follow bool, emit func(alertRec
 		line++
 		var a alertRecord
 		if jerr := json.Unmarshal(partial, &a); jerr != nil {
-			fmt.Fprintf(os.Stderr, "warning: %s:%d: not an alert: %v\n", path, line, jerr)
+			fmt.Fprintf(warn, "warning: %s:%d: not an alert: %v\n", path, line, jerr)
 		} else if err := emit(a); err != nil {
 			return err
 		}

@@ -102,6 +102,3 @@ func (b backend) Reload(ctx context.Context) ([]string, error) {
 	errs := b.d.reload("API request")
 	return errs, nil
 }
-
-// since formats an age for logs.
-func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }

@@ -9,14 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/confinehq/confine/internal/alert"
+	"github.com/confinehq/confine/hooks"
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/config"
 	"github.com/confinehq/confine/internal/watch"
@@ -289,13 +287,10 @@ func namespaceOf(st api.State) string {
 	if ns := st.Annotations["io.containerd.namespace"]; ns != "" {
 		return ns
 	}
-	b := filepath.Clean(st.Bundle)
-	if filepath.Base(b) == st.ID {
-		if ns := filepath.Base(filepath.Dir(b)); api.ValidNamespace(ns) {
-			return ns
-		}
+	if ns, ok := hooks.NamespaceOfBundle(st.Bundle, st.ID); ok {
+		return ns
 	}
-	return "default"
+	return hooks.DefaultNamespace
 }
 
 // registerFromHook records a container at createRuntime, before its user
@@ -584,18 +579,6 @@ func (d *Daemon) kill(c *container, reason string) {
 	}()
 	d.log.Warn("container killed", "namespace", c.Namespace, "container", c.ID, "reason", reason)
 }
-
-func joinNonEmpty(parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, " ")
-}
-
-var _ = alert.EventKill
 
 // updateGauges refreshes the metrics that are states, not counts.
 func (d *Daemon) updateGauges() {

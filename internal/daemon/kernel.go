@@ -22,13 +22,12 @@ import (
 // behalf: the seccomp notify listener (learning syscalls, reporting denied
 // ones) and the per-container nftables egress rules.
 
-// seccompEvent is a trapped syscall handed from the listener (which must
-// answer fast) to the goroutine that alerts and kills.
+// seccompEvent is a syscall the listener denied, handed from the listener
+// (which must answer fast) to the goroutine that alerts and kills.
 type seccompEvent struct {
 	ns, id  string
 	pid     int
 	syscall string
-	denied  bool
 }
 
 // startNotify opens the seccomp notify listener in run_dir. Without it,
@@ -83,7 +82,7 @@ func (d *Daemon) handleSyscall(nc notify.Container, r *notify.Request) notify.Re
 		}
 		return notify.Continue()
 	default:
-		d.queueSeccomp(seccompEvent{ns: ns, id: nc.ID, pid: r.PID, syscall: r.Syscall, denied: true})
+		d.queueSeccomp(seccompEvent{ns: ns, id: nc.ID, pid: r.PID, syscall: r.Syscall})
 		return notify.Errno(syscall.EPERM)
 	}
 }
@@ -122,18 +121,8 @@ func (d *Daemon) seccompLoop() {
 		}
 		snap := &snapshot{PID: ev.pid, Exe: exe}
 		v := violationT{Rule: alert.RuleSeccomp, Subject: ev.syscall, Detail: "syscall " + ev.syscall + " is not allowed by the profile"}
-		if ev.denied {
-			d.seccompDenied(c, snap, v)
-			continue
-		}
-		d.violation(c, snap, v)
+		d.denied(c, snap, v)
 	}
-}
-
-// seccompDenied reports a syscall the kernel refused (EPERM through the
-// listener).
-func (d *Daemon) seccompDenied(c *container, snap *snapshot, v violationT) {
-	d.denied(c, snap, v)
 }
 
 // decisionFor adapts a selected profile for confine-runc: learn mode gets
