@@ -17,9 +17,8 @@ import (
 
 // guardReport is a fanotify decision handed off to the alerting goroutine.
 type guardReport struct {
-	c   *container
-	r   fanotify.Report
-	exe string // read at report time: a denied process often exits at once
+	c *container
+	r fanotify.Report
 }
 
 // needsGuard reports whether a profile has rules fanotify can enforce
@@ -54,11 +53,6 @@ func (d *Daemon) startGuard(c *container, bundle string) {
 		Decide:     fanotify.RulesDecider(ch.set, p.Mode),
 		Report: func(r fanotify.Report) {
 			gr := guardReport{c: c, r: r}
-			if r.Verdict.Violation != nil {
-				if e, err := d.mon.fs.ExeOf(r.Event.PID); err == nil {
-					gr.exe = e.Path
-				}
-			}
 			select {
 			case d.guardCh <- gr:
 			default:
@@ -104,7 +98,7 @@ func (d *Daemon) guardLoop() {
 			continue
 		}
 		v := *r.Verdict.Violation
-		snap := &snapshot{PID: r.Event.PID, Exe: gr.exe}
+		snap := &snapshot{PID: r.Event.PID, Exe: r.Event.Exe}
 		if v.Rule == rules.RuleExec {
 			snap.Exe = r.Event.Path
 		}

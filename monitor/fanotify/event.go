@@ -68,6 +68,11 @@ type Event struct {
 	// (/proc/<TID> works for any thread). PID is its process (thread
 	// group) ID, read only for events that are reported: 0 in Decide.
 	PID, TID int
+	// Exe is the requester's executable as the host reads it
+	// (/proc/<TID>/exe), read before the answer for events that are
+	// reported, like PID: a process whose open is denied may exit at once.
+	// "" in Decide, or when it could not be read.
+	Exe string
 	// Write reports an open for writing (access mode other than O_RDONLY,
 	// O_TRUNC or O_CREAT), or an open whose flags are unknown. Always false
 	// for KindExec.

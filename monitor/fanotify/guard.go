@@ -628,6 +628,11 @@ func (g *Guard) answer(p *pending, v Verdict, src Source, cause error) {
 	if report || (v.Allow && p.ev.Role == ExecInterpreter && p.ev.Kind == KindExec) {
 		// Before the answer: a denied process may exit at once.
 		p.ev.PID = g.tgid(p.ev.TID)
+		if report {
+			if e, err := g.fs.ExeOf(p.ev.TID); err == nil {
+				p.ev.Exe = e.Path
+			}
+		}
 	}
 	if v.Allow && p.ev.Kind == KindExec {
 		// Before the answer: the kernel opens the interpreter right after.

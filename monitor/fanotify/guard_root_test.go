@@ -110,6 +110,12 @@ func TestGuardEnforce(t *testing.T) {
 		if strings.Contains(res.Stdout, testbed.ShadowContent) {
 			t.Error("shadow content leaked")
 		}
+		// cat exits the moment its open fails: who asked is read before
+		// the answer, or it could not be read at all.
+		reps := gc.reports.find("/etc/shadow")
+		if len(reps) == 0 || reps[len(reps)-1].Event.PID == 0 || reps[len(reps)-1].Event.Exe != "/bin/busybox" {
+			t.Errorf("reports about /etc/shadow lack the requester (pid, exe): %+v", reps)
+		}
 		// Through a symlink and a hard link: the kernel reports the real
 		// file; a hard link is another name the rules do not deny, so the
 		// cache must not let it admit /etc/shadow afterwards.
