@@ -19,6 +19,7 @@ type metrics struct {
 	processes     prometheus.Gauge
 	events        prometheus.Counter
 	eventsLost    prometheus.Counter
+	pidReused     prometheus.Counter
 	rescans       prometheus.Counter
 	violations    *prometheus.CounterVec
 	kills         *prometheus.CounterVec
@@ -36,6 +37,7 @@ func newMetrics() *metrics {
 		processes:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "confine_processes", Help: "Processes tracked in watched containers at the last rescan."}),
 		events:        prometheus.NewCounter(prometheus.CounterOpts{Name: "confine_process_events_total", Help: "Process events received from the kernel."}),
 		eventsLost:    prometheus.NewCounter(prometheus.CounterOpts{Name: "confine_process_events_lost_total", Help: "Receive-queue overflows of the process event socket (each followed by a rescan)."}),
+		pidReused:     prometheus.NewCounter(prometheus.CounterOpts{Name: "confine_process_events_pid_reused_total", Help: "Exec events whose PID belonged to another process by the time they were read (not judged, not attributed)."}),
 		rescans:       prometheus.NewCounter(prometheus.CounterOpts{Name: "confine_rescans_total", Help: "Full /proc rescans."}),
 		violations:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "confine_violations_total", Help: "Violations by rule and mode."}, []string{"rule", "mode"}),
 		kills:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "confine_kills_total", Help: "Containers killed, by rule."}, []string{"rule"}),
@@ -45,7 +47,7 @@ func newMetrics() *metrics {
 		learnSyscalls: prometheus.NewCounter(prometheus.CounterOpts{Name: "confine_learn_trapped_syscalls_total", Help: "Syscalls trapped by learn-mode filters."}),
 		alertsSent:    prometheus.NewCounter(prometheus.CounterOpts{Name: "confine_alerts_total", Help: "Alerts emitted."}),
 	}
-	m.reg.MustRegister(m.containers, m.processes, m.events, m.eventsLost, m.rescans, m.violations, m.kills,
+	m.reg.MustRegister(m.containers, m.processes, m.events, m.eventsLost, m.pidReused, m.rescans, m.violations, m.kills,
 		m.detection, m.sinkErrors, m.profileErrors, m.learnSyscalls, m.alertsSent,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m

@@ -109,14 +109,17 @@ func (m *monitor) loop() {
 				continue
 			}
 			m.d.metrics.events.Inc()
-			m.fastExec(ev.TGID)
-			m.evaluatePID(ev.TGID, false, true)
+			// The full evaluation reuses the fast path's attribution and
+			// the process identity it checked against the event.
+			if c, key := m.fastExec(ev.TGID, ev.Timestamp); c != nil {
+				m.evaluateKey(key, c)
+			}
 		case proccon.KindUID, proccon.KindGID:
 			if !ev.Leader() {
 				continue
 			}
 			m.d.metrics.events.Inc()
-			m.evaluatePID(ev.TGID, false, false)
+			m.evaluate(ev.TGID, nil)
 		case proccon.KindExit:
 			if !ev.Leader() {
 				continue
@@ -131,55 +134,72 @@ func (m *monitor) loop() {
 	}
 }
 
-// fastExec checks the exec rule the moment an exec event arrives: the
-// executable is read first (one readlink), attribution comes from fork
-// lineage before the cgroup, so a process that exits a millisecond later
-// is still judged. The full evaluation follows.
-func (m *monitor) fastExec(pid int) {
-	exe, err := m.fs.ExeOf(pid)
+// fastExec checks the exec rule the moment an exec event arrives, with as
+// few reads as it can: attribution comes from fork lineage before the
+// cgroup, so a process that exits a millisecond later is still judged.
+// at is the event's time: a process under that PID started after it took
+// the PID over from the one that exec'd (PID reuse) and is not judged
+// for it (nor attributed to the earlier one's container). The returned
+// key is the process that was judged, for the full evaluation.
+func (m *monitor) fastExec(pid int, at time.Duration) (*container, proc.Key) {
+	p, err := m.fs.Proc(pid)
 	if err != nil {
-		return
+		return nil, proc.Key{}
+	}
+	key := p.Key()
+	if proc.StartedAfter(key.StartTime, at) {
+		m.d.metrics.pidReused.Inc()
+		m.d.log.Debug("exec event about a process whose pid was reused since", "pid", pid)
+		return nil, proc.Key{}
+	}
+	exe, err := p.Exe()
+	if err != nil {
+		return nil, proc.Key{}
 	}
 	m.mu.Lock()
 	c := m.lineage[pid]
 	m.mu.Unlock()
 	if c == nil {
-		c = m.containerOf(pid)
+		c = m.containerOfProc(p, pid)
 	}
 	if c == nil {
-		return
+		return nil, proc.Key{}
 	}
 	m.d.mu.Lock()
 	ch, prof, killed := c.checker, c.Profile, c.Killed
 	m.d.mu.Unlock()
 	if ch == nil || prof == nil || killed {
-		return
+		return c, key
 	}
-	key := proc.Key{PID: pid}
-	var st proc.Stat
-	if p, err := m.fs.Proc(pid); err == nil {
-		key = p.Key()
-		if s, err := p.Stat(); err == nil {
-			st = s
+	// The stat is read after the exe: a process now under the PID with
+	// another start time means the PID changed hands between the reads and
+	// the exe may be the newcomer's. An exited process is still judged.
+	st, err := p.Stat()
+	gone := err != nil
+	if gone {
+		if q, qerr := m.fs.Proc(pid); qerr == nil && q.Key() != key {
+			m.d.metrics.pidReused.Inc()
+			return nil, proc.Key{}
 		}
 	}
 	snap := snapshot{PID: pid, StartTime: key.StartTime, Exe: exe.Path, ExeDeleted: exe.Deleted, ExeMemfd: exe.Memfd}
-	if st.PID != 0 && m.runtimeInit(st, c, &snap) {
-		return
+	if !gone && m.runtimeInit(st, c, &snap) {
+		return c, key
 	}
-	if st.PID == 0 && (exe.Path == "/" || (exe.Memfd && strings.Contains(exe.Path, "runc"))) {
-		return // gone already and looked like runc's own init: nothing to judge
+	if gone && runcLike(&snap) {
+		return nil, proc.Key{} // gone already and looked like runc's own init: nothing to judge
 	}
 	if prof.Mode == profiles.ModeLearn {
 		// Learning wants the whole snapshot (ids, capabilities): the full
 		// evaluation right after records it.
-		return
+		return c, key
 	}
 	for _, v := range ch.set.EvaluateExec(snap) {
 		if m.firstReport(key, v.Rule+"|"+v.Subject) {
 			m.d.violation(c, &snap, v)
 		}
 	}
+	return c, key
 }
 
 // firstReport records that a process broke a rule on a subject and tells
@@ -203,7 +223,16 @@ func (m *monitor) firstReport(k proc.Key, what string) bool {
 // falling back to fork lineage.
 func (m *monitor) containerOf(pid int) *container {
 	p, err := m.fs.Proc(pid)
-	if err == nil {
+	if err != nil {
+		p = proc.Proc{}
+	}
+	return m.containerOfProc(p, pid)
+}
+
+// containerOfProc is containerOf with the process already opened (a zero
+// Proc when it could not be).
+func (m *monitor) containerOfProc(p proc.Proc, pid int) *container {
+	if p.PID() != 0 {
 		if lines, err := p.Cgroup(); err == nil {
 			if ns, id, ok := proc.ContainerFromCgroup(lines); ok {
 				if c := m.d.reg.get(ns, id); c != nil {
@@ -282,7 +311,7 @@ func (m *monitor) scanContainer(c *container) {
 	}
 	for _, pid := range pids {
 		if m.containerOf(pid) == c {
-			m.evaluatePID(pid, true, false)
+			m.evaluate(pid, c)
 		}
 	}
 }
@@ -299,7 +328,7 @@ func (m *monitor) rescan() {
 	counts := map[*container]int{}
 	live := map[proc.Key]bool{}
 	for _, pid := range pids {
-		c, key := m.evaluatePID(pid, true, false)
+		c, key := m.evaluate(pid, nil)
 		if c != nil {
 			counts[c]++
 			live[key] = true
@@ -332,11 +361,24 @@ func (m *monitor) rescan() {
 	m.mu.Unlock()
 }
 
-// evaluatePID reads one process and checks it against its container's
-// profile. full also reads fds and sockets (rescans, new containers); exec
-// events check the executable and identity at once.
-func (m *monitor) evaluatePID(pid int, full, exec bool) (*container, proc.Key) {
-	p, err := m.fs.Proc(pid)
+// evaluate reads one process and checks it against its container's
+// profile; c is its container when the caller already knows it, else the
+// process is attributed here.
+func (m *monitor) evaluate(pid int, c *container) (*container, proc.Key) {
+	return m.evaluateKey(proc.Key{PID: pid}, c)
+}
+
+// evaluateKey is evaluate of the process k names; k.StartTime 0 takes
+// whichever process has the PID now.
+func (m *monitor) evaluateKey(k proc.Key, c *container) (*container, proc.Key) {
+	pid := k.PID
+	var p proc.Proc
+	var err error
+	if k.StartTime != 0 {
+		p, err = m.fs.ProcKey(k)
+	} else {
+		p, err = m.fs.Proc(pid)
+	}
 	if err != nil {
 		return nil, proc.Key{}
 	}
@@ -344,7 +386,9 @@ func (m *monitor) evaluatePID(pid int, full, exec bool) (*container, proc.Key) {
 	if err != nil || st.Zombie() || st.KernelThread() {
 		return nil, proc.Key{}
 	}
-	c := m.containerOf(pid)
+	if c == nil {
+		c = m.containerOfProc(p, pid)
+	}
 	if c == nil {
 		return nil, proc.Key{}
 	}
@@ -355,10 +399,8 @@ func (m *monitor) evaluatePID(pid int, full, exec bool) (*container, proc.Key) {
 		return c, p.Key()
 	}
 	m.mu.Lock()
-	_, known := m.seen[p.Key()]
 	m.seen[p.Key()] = c
 	m.mu.Unlock()
-	_ = known
 	snap, err := rules.Capture(p, rules.CaptureOptions{})
 	if err != nil {
 		return c, p.Key()
@@ -390,11 +432,12 @@ func (m *monitor) evaluatePID(pid int, full, exec bool) (*container, proc.Key) {
 // from a memfd named like runc's; it is still evaluated on every other
 // rule and by the deleted-executable check once it runs anything else.
 func (m *monitor) runtimeInit(st proc.Stat, c *container, snap *snapshot) bool {
-	runcLike := snap.Exe == "/" || (snap.ExeMemfd && strings.Contains(snap.Exe, "runc"))
-	if !runcLike {
-		return false
-	}
-	return m.containerOf(st.PPID) != c
+	return runcLike(snap) && m.containerOf(st.PPID) != c
+}
+
+// runcLike reports an executable that looks like runc's own init.
+func runcLike(snap *snapshot) bool {
+	return snap.Exe == "/" || (snap.ExeMemfd && strings.Contains(snap.Exe, "runc"))
 }
 
 // killContainer signals every process of a container: cgroup.kill when
