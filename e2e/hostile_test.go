@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +19,7 @@ const hostileProfile = `apiVersion: confine/v1
 name: hostile
 mode: enforce
 exec:
-  allow: ["/bin/busybox", "/tmp/d/**"]
+  allow: ["/bin/busybox", "/tmp/d/**", "/opt/t/**"]
 onViolation: kill
 `
 
@@ -28,6 +31,15 @@ func TestHostileContainers(t *testing.T) {
 	bed.WriteProfile(t, "hostile", hostileProfile)
 	bed.WriteProfile(t, "bomb", "apiVersion: confine/v1\nname: bomb\nmode: monitor\nexec:\n  allow: [\"/bin/busybox\"]\n")
 	c := bed.StartConfined(t, "CONFINE_NO_FANOTIFY=1")
+	// memfd-exec (static Go: busybox cannot run a memfd) is in every
+	// container, at an allowed path.
+	tools := filepath.Join(bed.Dir, "tools")
+	build := exec.Command("go", "build", "-o", filepath.Join(tools, "memfd-exec"), "github.com/confinehq/confine/internal/testbed/cmd/memfd-exec")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building memfd-exec: %v\n%s", err, out)
+	}
+	mounts := []testbed.Mount{{Source: tools, Destination: "/opt/t", ReadOnly: true}}
 
 	tests := []struct {
 		name, script, exe string
@@ -35,11 +47,12 @@ func TestHostileContainers(t *testing.T) {
 		{"renamed to an allowed name (comm)", `mkdir -p /tmp/x && cp /bin/busybox /tmp/x/busybox && exec /tmp/x/busybox sh -c 'printf busybox > /proc/self/comm; printf sleep > /proc/self/comm; sleep 60'`, "/tmp/x/busybox"},
 		{"run through a symlink with an allowed-looking name", `mkdir -p /tmp/y && cp /bin/busybox /tmp/y/busybox && mkdir -p /opt/bin && ln -s /tmp/y/busybox /opt/bin/sleep && exec /opt/bin/sleep 60`, "/tmp/y/busybox"},
 		{"deleted executable (fileless), although its path is allowed", `mkdir -p /tmp/d && cp /bin/busybox /tmp/d/busybox && exec /tmp/d/busybox sh -c 'rm /tmp/d/busybox; while :; do sleep 1; done'`, "/tmp/d/busybox"},
+		{"executable run from a memfd (fileless), started by an allowed binary", `exec /opt/t/memfd-exec sleep /bin/busybox sleep 60`, "/memfd:sleep"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id := testbed.UniqueID("ho")
-			r, err := bed.Start(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc, Args: []string{"sh", "-c", tt.script}, Labels: map[string]string{"confine.profile": "hostile"}})
+			r, err := bed.Start(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc, Args: []string{"sh", "-c", tt.script}, Mounts: mounts, Labels: map[string]string{"confine.profile": "hostile"}})
 			if err != nil {
 				t.Fatal(err)
 			}
