@@ -46,7 +46,7 @@ func TestImportDockerGolden(t *testing.T) {
 	"defaultAction": "SCMP_ACT_ALLOW",
 	"syscalls": [
 		{"names": ["ptrace", "mount", "mseal"], "action": "SCMP_ACT_ERRNO"},
-		{"names": ["statx"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+		{"names": ["copy_file_range"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
 		{"names": ["read"], "action": "SCMP_ACT_ALLOW"}
 	]
 }`)},
@@ -57,7 +57,7 @@ func TestImportDockerGolden(t *testing.T) {
 		{"name": "read", "action": "SCMP_ACT_ALLOW", "args": []},
 		{"name": "write", "action": "SCMP_ACT_ALLOW", "comment": "output"},
 		{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
-		{"names": ["ptrace", "statx"], "action": "SCMP_ACT_KILL_THREAD"}
+		{"names": ["ptrace", "copy_file_range"], "action": "SCMP_ACT_KILL_THREAD"}
 	]
 }`)},
 		{name: "log", file: "log.json", goarch: "amd64", data: []byte(`{
@@ -226,9 +226,9 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}{
 		{"allow errno", profile(profiles.Seccomp{Allow: webAllow}, profiles.Privileges{})},
 		{"allow deny errno", profile(profiles.Seccomp{Allow: webAllow, Deny: profiles.List{"ptrace", "clone3"}}, nnpOn)},
-		{"allow kill", profile(profiles.Seccomp{DefaultAction: profiles.ActionKill, Allow: webAllow, Deny: profiles.List{"statx"}}, nnpOn)},
-		{"allow log", profile(profiles.Seccomp{DefaultAction: profiles.ActionLog, Allow: webAllow, Deny: profiles.List{"ptrace", "statx"}}, nnpOn)},
-		{"deny list errno", profile(profiles.Seccomp{Deny: profiles.List{"ptrace", "statx"}}, profiles.Privileges{})},
+		{"allow kill", profile(profiles.Seccomp{DefaultAction: profiles.ActionKill, Allow: webAllow, Deny: profiles.List{"copy_file_range"}}, nnpOn)},
+		{"allow log", profile(profiles.Seccomp{DefaultAction: profiles.ActionLog, Allow: webAllow, Deny: profiles.List{"ptrace", "copy_file_range"}}, nnpOn)},
+		{"deny list errno", profile(profiles.Seccomp{Deny: profiles.List{"ptrace", "copy_file_range"}}, profiles.Privileges{})},
 		{"deny list kill", profile(profiles.Seccomp{DefaultAction: profiles.ActionKill, Deny: profiles.List{"ptrace"}}, profiles.Privileges{})},
 		{"docker-default", profile(profiles.Seccomp{Base: profiles.BaseDockerDefault}, profiles.Privileges{})},
 		{"docker-default sysadmin", profile(profiles.Seccomp{Base: profiles.BaseDockerDefault, Allow: profiles.List{"personality"}, Deny: profiles.List{"mount", "socket"}},

@@ -33,9 +33,9 @@ func TestGenerateGolden(t *testing.T) {
 		{"allow-errno-nnp", profile(profiles.Seccomp{Allow: webAllow}, nnpOn), "amd64"},
 		{"allow-errno-arm64", profile(profiles.Seccomp{Allow: webAllow}, nnpOn), "arm64"},
 		{"allow-kill", profile(profiles.Seccomp{DefaultAction: profiles.ActionKill, Allow: webAllow}, nnpOn), "amd64"},
-		{"allow-log", profile(profiles.Seccomp{DefaultAction: profiles.ActionLog, Allow: webAllow, Deny: profiles.List{"ptrace", "statx"}}, nnpOn), "amd64"},
+		{"allow-log", profile(profiles.Seccomp{DefaultAction: profiles.ActionLog, Allow: webAllow, Deny: profiles.List{"ptrace", "copy_file_range"}}, nnpOn), "amd64"},
 		{"allow-deny-errno", profile(profiles.Seccomp{Allow: webAllow, Deny: profiles.List{"ptrace", "clone3"}}, nnpOn), "amd64"},
-		{"denylist-errno", profile(profiles.Seccomp{Deny: profiles.List{"ptrace", "mount", "statx"}}, profiles.Privileges{}), "amd64"},
+		{"denylist-errno", profile(profiles.Seccomp{Deny: profiles.List{"ptrace", "mount", "copy_file_range"}}, profiles.Privileges{}), "amd64"},
 		{"denylist-kill", profile(profiles.Seccomp{DefaultAction: profiles.ActionKill, Deny: profiles.List{"ptrace", "mount"}}, profiles.Privileges{}), "amd64"},
 		{"docker-default", profile(profiles.Seccomp{Base: profiles.BaseDockerDefault}, profiles.Privileges{}), "amd64"},
 		{"docker-default-arm64", profile(profiles.Seccomp{Base: profiles.BaseDockerDefault}, profiles.Privileges{}), "arm64"},
@@ -93,20 +93,20 @@ func TestGenerateDecisions(t *testing.T) {
 		{"errno allow list", profile(profiles.Seccomp{Allow: webAllow}, profiles.Privileges{}), "amd64", map[string]Decision{
 			"read": allow("read"), "fstatfs": allow("floor"), "setuid": allow("early floor"),
 			"ptrace": eperm, "chown32": eperm, "socketcall": eperm, // x86-only names are refused too
-			"clone3": enosys, "statx": enosys, // FallbackSyscalls
+			"clone3": enosys, "copy_file_range": enosys, // FallbackSyscalls
 			"mseal": enosys, // unknown to libseccomp 2.5.4
 		}},
 		{"errno allow list, no_new_privs forced", profile(profiles.Seccomp{Allow: webAllow}, nnpOn), "amd64", map[string]Decision{
 			"fstatfs": allow("floor"), "setuid": eperm, "faccessat2": enosys,
 		}},
 		{"kill", profile(profiles.Seccomp{DefaultAction: profiles.ActionKill, Allow: webAllow, Deny: profiles.List{"mount", "clone3"}}, nnpOn), "amd64", map[string]Decision{
-			"read": allow(""), "ptrace": kill, "mseal": kill, "statx": enosys, "mount": kill, "clone3": kill,
+			"read": allow(""), "ptrace": kill, "mseal": kill, "copy_file_range": enosys, "mount": kill, "clone3": kill,
 		}},
-		{"log", profile(profiles.Seccomp{DefaultAction: profiles.ActionLog, Allow: webAllow, Deny: profiles.List{"mount", "statx"}}, nnpOn), "amd64", map[string]Decision{
-			"read": allow(""), "ptrace": logged, "mount": eperm, "statx": enosys,
+		{"log", profile(profiles.Seccomp{DefaultAction: profiles.ActionLog, Allow: webAllow, Deny: profiles.List{"mount", "copy_file_range"}}, nnpOn), "amd64", map[string]Decision{
+			"read": allow(""), "ptrace": logged, "mount": eperm, "copy_file_range": enosys,
 		}},
-		{"deny list errno", profile(profiles.Seccomp{Deny: profiles.List{"mount", "statx"}}, profiles.Privileges{}), "amd64", map[string]Decision{
-			"ptrace": allow(""), "mount": eperm, "statx": enosys, "mseal": allow(""),
+		{"deny list errno", profile(profiles.Seccomp{Deny: profiles.List{"mount", "copy_file_range"}}, profiles.Privileges{}), "amd64", map[string]Decision{
+			"ptrace": allow(""), "mount": eperm, "copy_file_range": enosys, "mseal": allow(""),
 		}},
 		{"deny list kill", profile(profiles.Seccomp{DefaultAction: profiles.ActionKill, Deny: profiles.List{"mount"}}, profiles.Privileges{}), "amd64", map[string]Decision{
 			"ptrace": allow(""), "mount": kill,
