@@ -183,10 +183,10 @@ func (m *monitor) fastExec(pid int, at time.Duration) (*container, proc.Key) {
 		}
 	}
 	snap := snapshot{PID: pid, StartTime: key.StartTime, Exe: exe.Path, ExeDeleted: exe.Deleted, ExeMemfd: exe.Memfd}
-	if !gone && m.runtimeInit(st, c, &snap) {
+	if !gone && m.runtimeInit(p, st, c, &snap) {
 		return c, key
 	}
-	if gone && runcLike(&snap) {
+	if gone && runcLike(p, &snap, true) {
 		return nil, proc.Key{} // gone already and looked like runc's own init: nothing to judge
 	}
 	if prof.Mode == profiles.ModeLearn {
@@ -232,8 +232,10 @@ func (m *monitor) containerOf(pid int) *container {
 // containerOfProc is containerOf with the process already opened (a zero
 // Proc when it could not be).
 func (m *monitor) containerOfProc(p proc.Proc, pid int) *container {
+	alive := false
 	if p.PID() != 0 {
 		if lines, err := p.Cgroup(); err == nil {
+			alive = true
 			if ns, id, ok := proc.ContainerFromCgroup(lines); ok {
 				if c := m.d.reg.get(ns, id); c != nil {
 					return c
@@ -246,7 +248,9 @@ func (m *monitor) containerOfProc(p proc.Proc, pid int) *container {
 	if c := m.lineage[pid]; c != nil {
 		return c
 	}
-	if e, ok := m.exited[pid]; ok && time.Since(e.at) < exitedGrace {
+	// A process that has exited is attributed to where it ran for a while;
+	// a live process under its PID is another one (the PID was reused).
+	if e, ok := m.exited[pid]; ok && !alive && time.Since(e.at) < exitedGrace {
 		return e.c
 	}
 	return nil
@@ -405,7 +409,7 @@ func (m *monitor) evaluateKey(k proc.Key, c *container) (*container, proc.Key) {
 	if err != nil {
 		return c, p.Key()
 	}
-	if m.runtimeInit(st, c, &snap) {
+	if m.runtimeInit(p, st, c, &snap) {
 		return c, p.Key()
 	}
 	if prof.Mode == profiles.ModeLearn {
@@ -422,22 +426,36 @@ func (m *monitor) evaluateKey(k proc.Key, c *container) (*container, proc.Key) {
 
 // runtimeInit recognises runc's own init process inside a container's
 // cgroup, between `runc create|exec` and the execve of the user's binary.
-// Measured with runc 1.1.5: its /proc/PID/exe reads "/" (runc 1.1 runs
-// from a sealed copy of itself); other runc versions show a memfd
-// ("/memfd:runc_cloned:..."). Its parent is runc or the shim, outside the
-// container. Both conditions are required: every process the workload
-// creates has its parent inside the container, and no file the workload
-// can run reads as "/". The residual gap: a container's init (or an
+// Its executable (measured): runc 1.1.5 reads "/" (a sealed copy of
+// itself); runc 1.2+ reads "/runc", on a detached overlay mount that no
+// mount table lists; other builds show a memfd ("/memfd:runc_cloned:...").
+// Its parent is runc or the shim, outside the container. Both conditions
+// are required: every process the workload creates has its parent inside
+// the container, no file the workload can run reads as "/", and its own
+// files are on its mounts. The residual gap: a container's init (or an
 // exec'd process, whose parents are outside too) that re-executes itself
 // from a memfd named like runc's; it is still evaluated on every other
 // rule and by the deleted-executable check once it runs anything else.
-func (m *monitor) runtimeInit(st proc.Stat, c *container, snap *snapshot) bool {
-	return runcLike(snap) && m.containerOf(st.PPID) != c
+func (m *monitor) runtimeInit(p proc.Proc, st proc.Stat, c *container, snap *snapshot) bool {
+	return runcLike(p, snap, false) && m.containerOf(st.PPID) != c
 }
 
-// runcLike reports an executable that looks like runc's own init.
-func runcLike(snap *snapshot) bool {
-	return snap.Exe == "/" || (snap.ExeMemfd && strings.Contains(snap.Exe, "runc"))
+// runcLike reports an executable that looks like runc's own init. gone:
+// the process has exited and its mounts cannot be checked any more.
+func runcLike(p proc.Proc, snap *snapshot, gone bool) bool {
+	switch {
+	case snap.Exe == "/":
+		return true
+	case snap.ExeMemfd && strings.Contains(snap.Exe, "runc"):
+		return true
+	case snap.Exe == "/runc":
+		if gone {
+			return true
+		}
+		detached, err := p.ExeDetached()
+		return err == nil && detached
+	}
+	return false
 }
 
 // killContainer signals every process of a container: cgroup.kill when

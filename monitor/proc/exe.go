@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // deletedSuffix is what d_path appends to an unlinked file's path.
@@ -94,4 +96,36 @@ func parseNSLink(target string) (kind string, inode uint64, err error) {
 		return "", 0, fmt.Errorf("namespace link %q: bad inode: %w", target, ErrParse)
 	}
 	return kind, inode, nil
+}
+
+// ExeDetached reports whether the process's executable lives on a mount
+// that is in no mount table the process can see: a mount created with
+// open_tree/fsmount and never attached. runc 1.2 and later run their init
+// from such a mount (a sealed overlay copy of runc, /proc/PID/exe reading
+// "/runc"); a workload's own files are on its mounts.
+func (p Proc) ExeDetached() (bool, error) {
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, p.path("exe"), 0, unix.STATX_MNT_ID, &stx); err != nil {
+		return false, p.fail("exe", err)
+	}
+	if stx.Mask&unix.STATX_MNT_ID == 0 {
+		return false, fmt.Errorf("reading exe of process %d: the kernel gave no mount id", p.key.PID)
+	}
+	b, err := p.readFile("mountinfo")
+	if err != nil {
+		return false, err
+	}
+	return !mountListed(b, stx.Mnt_id), nil
+}
+
+// mountListed reports whether a /proc/PID/mountinfo text has a line for
+// mount id (its first field).
+func mountListed(mountinfo []byte, id uint64) bool {
+	want := strconv.FormatUint(id, 10)
+	for _, line := range strings.Split(string(mountinfo), "\n") {
+		if f, _, ok := strings.Cut(line, " "); ok && f == want {
+			return true
+		}
+	}
+	return false
 }
