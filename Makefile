@@ -12,7 +12,7 @@ DEB_DEPS   := containerd runc libseccomp-dev busybox-static pkg-config strace ip
 FUZZTIME   ?= 10s
 export CGO_ENABLED := 1
 
-.PHONY: help build test test-unit test-e2e lint fuzz deps check-deps demo bench clean deb rpm
+.PHONY: help build test test-unit test-e2e test-matrix lint fuzz deps check-deps demo bench clean deb rpm
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ fuzz: ## a short bounded run of every fuzz target
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
+
+test-matrix: check-deps build ## the root suite against Debian's containerd/runc and current releases built with Go (root)
+	@bash scripts/matrix.sh
 
 demo: check-deps build ## learn, promote, enforce and kill on a private containerd (root)
 	@bash scripts/demo.sh

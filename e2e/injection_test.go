@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -102,10 +101,7 @@ func startInjBed(t *testing.T) *injBed {
 	testbed.RequireTools(t, "runc")
 	b := &injBed{t: t, bin: e2e.Binaries(t)}
 	b.runc = filepath.Join(b.bin, "confine-runc")
-	b.realRunc = "/usr/bin/runc"
-	if _, err := os.Stat(b.realRunc); err != nil {
-		b.realRunc = "/usr/sbin/runc"
-	}
+	b.realRunc = testbed.RuncPath()
 	d, err := os.MkdirTemp("", "cfinj")
 	if err != nil {
 		t.Fatal(err)
@@ -515,55 +511,6 @@ func TestInjectionBadInput(t *testing.T) {
 			})
 		}
 	})
-}
-
-// TestCreateLatency measures what confine-runc adds to a container's life:
-// the median wall time of `ctr run --rm` of a short-lived container, runs
-// interleaved. The wrapper's own cost shows against plain runc with a
-// profile that has no seccomp section; the baseline profile's filter
-// (Docker's default) compares with runc given containerd's default filter
-// (ctr run --seccomp).
-func TestCreateLatency(t *testing.T) {
-	if os.Getenv("CONFINE_BENCH") == "" {
-		t.Skip("latency measurement: run by make bench (CONFINE_BENCH=1)")
-	}
-	b := startInjBed(t)
-	const runs = 15
-	type variant struct {
-		name string
-		args []string
-	}
-	variants := []variant{
-		{"runc", []string{"--runc-binary", b.realRunc}},
-		{"confine-runc, profile without seccomp", []string{"--runc-binary", b.runc, "--label", "confine.profile=plain"}},
-		{"runc --seccomp (containerd's default filter)", []string{"--runc-binary", b.realRunc, "--seccomp"}},
-		{"confine-runc, baseline (docker-default filter)", []string{"--runc-binary", b.runc}},
-	}
-	times := make([][]time.Duration, len(variants))
-	for i := 0; i < runs; i++ {
-		for v, vr := range variants {
-			args := append([]string{"run", "--rm"}, vr.args...)
-			args = append(args, b.c.ImageRef, testbed.UniqueID("lat"), "true")
-			start := time.Now()
-			b.mustCtr(args...)
-			times[v] = append(times[v], time.Since(start))
-		}
-	}
-	med := func(ds []time.Duration) time.Duration {
-		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-		return ds[len(ds)/2]
-	}
-	m := make([]time.Duration, len(variants))
-	for v := range variants {
-		m[v] = med(times[v])
-	}
-	round := func(d time.Duration) time.Duration { return d.Round(100 * time.Microsecond) }
-	t.Logf("ctr run --rm of a short-lived container, median of %d:", runs)
-	for v, vr := range variants {
-		t.Logf("  %-48s %v", vr.name, round(m[v]))
-	}
-	t.Logf("wrapper alone: ratio %.2f (+%v); with the baseline filter vs runc --seccomp: ratio %.2f (+%v)",
-		float64(m[1])/float64(m[0]), round(m[1]-m[0]), float64(m[3])/float64(m[2]), round(m[3]-m[2]))
 }
 
 // injSnapshot describes every file under dir (name, mode, content hash).

@@ -104,12 +104,12 @@ func NewBed(t testing.TB) *Bed {
 func (b *Bed) WriteConfig(t testing.TB, extra string) {
 	t.Helper()
 	cfg := fmt.Sprintf(`containerd_address = %q
-runc_path = "/usr/bin/runc"
+runc_path = %q
 hook_path = %q
 profiles_dir = %q
 state_dir = %q
 run_dir = %q
-`, b.Address, filepath.Join(b.Bin, "confine-hook"), b.Profiles, b.StateDir, b.RunDir)
+`, b.Address, testbed.RuncPath(), filepath.Join(b.Bin, "confine-hook"), b.Profiles, b.StateDir, b.RunDir)
 	if !strings.Contains(extra, "alert_sinks") {
 		cfg += fmt.Sprintf("alert_sinks = [\"jsonl:%s\"]\n", b.AlertsPath)
 	}

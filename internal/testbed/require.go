@@ -88,6 +88,20 @@ func toolBase(tool string) string {
 }
 
 // findTool returns the path of tool, or "" when it is missing.
+// RuncPath is the runc the tests use where they name one (the real runc
+// behind confine-runc): $CONFINE_RUNC (`make test-matrix` sets it), else
+// "runc" from PATH (the shim finds it there too), else Debian's
+// /usr/sbin/runc for a PATH without sbin.
+func RuncPath() string {
+	if p := os.Getenv("CONFINE_RUNC"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("runc"); err == nil {
+		return p
+	}
+	return "/usr/sbin/runc"
+}
+
 func findTool(tool string) string {
 	switch tool {
 	case "containerd":
@@ -95,12 +109,7 @@ func findTool(tool string) string {
 	case "busybox":
 		tool = BusyboxPath()
 	case "runc":
-		// The shim finds runc through PATH, /opt/containerd/bin first; when this
-		// process runs with a PATH without sbin, look where Debian puts it.
-		if p, err := exec.LookPath("runc"); err == nil {
-			return p
-		}
-		tool = "/usr/sbin/runc"
+		tool = RuncPath()
 	}
 	if strings.Contains(tool, "/") {
 		if st, err := os.Stat(tool); err == nil && !st.IsDir() {
