@@ -33,7 +33,7 @@ func trials(def int) int {
 	return def
 }
 
-type stats struct{ p50, p99, max, mean time.Duration }
+type stats struct{ p50, p95, p99, max, mean time.Duration }
 
 func summarize(ds []time.Duration) stats {
 	if len(ds) == 0 {
@@ -46,7 +46,7 @@ func summarize(ds []time.Duration) stats {
 		sum += d
 	}
 	q := func(f float64) time.Duration { return s[min(len(s)-1, int(f*float64(len(s))))] }
-	return stats{p50: q(0.5), p99: q(0.99), max: s[len(s)-1], mean: sum / time.Duration(len(s))}
+	return stats{p50: q(0.5), p95: q(0.95), p99: q(0.99), max: s[len(s)-1], mean: sum / time.Duration(len(s))}
 }
 
 const killProfile = `apiVersion: confine/v1

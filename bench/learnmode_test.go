@@ -24,38 +24,15 @@ func TestBenchLearnMode(t *testing.T) {
 	// getdents) that learn mode logs until they are known.
 	workload := `now() { adjtimex | awk '/tv_sec/{s=$2} /tv_usec/{u=$2} END{printf "%d%06d\n", s, u}'; }; s=$(now); dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null; i=0; while [ $i -lt 300 ]; do ls / >/dev/null; stat /etc/passwd >/dev/null; i=$((i+1)); done; e=$(now); echo $(((e-s)*1000))`
 	run := func(name string, runtime string, labels map[string]string) time.Duration {
-		res, err := bed.Run(context.Background(), testbed.RunOptions{ID: testbed.UniqueID("lb"), Runtime: runtime, Args: []string{"sh", "-c", workload}, Labels: labels, Timeout: 5 * time.Minute})
-		if err != nil || res.ExitStatus != 0 {
-			t.Fatalf("%s: %v %+v", name, err, res)
-		}
-		ns, err := strconv.ParseInt(strings.TrimSpace(res.Stdout), 10, 64)
-		if err != nil {
-			t.Fatalf("%s: output %q", name, res.Stdout)
-		}
-		return time.Duration(ns)
+		return timedRun(t, bed, name, testbed.RunOptions{Runtime: runtime, Args: []string{"sh", "-c", workload}, Labels: labels})
 	}
 	learn := map[string]string{"app": "lb"}
 	runs := trials(5)
-	var unconf, first, second, enforce []time.Duration
+	var unconf []time.Duration
 	for i := 0; i < runs; i++ {
 		unconf = append(unconf, run("unconfined", "", nil))
 	}
-	first = append(first, run("learn, first run", bed.Runc, learn))
-	time.Sleep(time.Second) // the learned set is flushed on the rescan tick
-	for i := 0; i < runs; i++ {
-		second = append(second, run("learn, known set", bed.Runc, learn))
-	}
-	time.Sleep(time.Second)
-	if out, se, code := bed.Ctl(t, "profile", "promote", "lb", "--mode", "enforce"); code != 0 {
-		t.Fatalf("promote: %s %s", out, se)
-	}
-	time.Sleep(time.Second)
-	for i := 0; i < runs; i++ {
-		enforce = append(enforce, run("enforce", bed.Runc, learn))
-	}
-	if n := len(bed.FindAlerts(t, map[string]string{"profile": "lb", "mode": "enforce"})); n != 0 {
-		t.Fatalf("the promoted profile raised %d alerts on the learned workload", n)
-	}
+	first, second, enforce := learnAndEnforce(t, bed, "lb", runs, func(name string) time.Duration { return run(name, bed.Runc, learn) })
 	base := summarize(unconf).p50
 	fmt.Printf("\n## Learn mode overhead: 400,000 read/write + 600 ls/stat in a container (median of %d; first learn run once)\n\n", runs)
 	fmt.Printf("| run | median | ratio to unconfined |\n|---|---|---|\n")
@@ -67,4 +44,44 @@ func TestBenchLearnMode(t *testing.T) {
 		fmt.Printf("| %s | %s | %.2f |\n", r.name, m.Round(time.Millisecond), float64(m)/float64(base))
 	}
 	_ = c
+}
+
+// learnAndEnforce runs a workload under a learn-mode profile once (first),
+// runs more times with the learned set known, promotes the profile to
+// enforce and runs again; the promoted profile must raise no alert.
+func learnAndEnforce(t *testing.T, bed *e2e.Bed, profile string, runs int, run func(name string) time.Duration) (first, known, enforce []time.Duration) {
+	t.Helper()
+	first = append(first, run("learn, first run"))
+	time.Sleep(time.Second) // the learned set is flushed on the rescan tick
+	for i := 0; i < runs; i++ {
+		known = append(known, run("learn, known set"))
+	}
+	time.Sleep(time.Second)
+	if out, se, code := bed.Ctl(t, "profile", "promote", profile, "--mode", "enforce"); code != 0 {
+		t.Fatalf("promote: %s %s", out, se)
+	}
+	time.Sleep(time.Second)
+	for i := 0; i < runs; i++ {
+		enforce = append(enforce, run("enforce"))
+	}
+	if got := bed.FindAlerts(t, map[string]string{"profile": profile, "mode": "enforce"}); len(got) != 0 {
+		t.Fatalf("the promoted profile raised alerts on the learned workload: %v", got)
+	}
+	return first, known, enforce
+}
+
+// timedRun runs a workload that prints its own duration in nanoseconds
+// and returns that duration.
+func timedRun(t *testing.T, bed *e2e.Bed, name string, opts testbed.RunOptions) time.Duration {
+	t.Helper()
+	opts.ID, opts.Timeout = testbed.UniqueID("bench"), 5*time.Minute
+	res, err := bed.Run(context.Background(), opts)
+	if err != nil || res.ExitStatus != 0 {
+		t.Fatalf("%s: %v %+v", name, err, res)
+	}
+	ns, err := strconv.ParseInt(strings.TrimSpace(res.Stdout), 10, 64)
+	if err != nil {
+		t.Fatalf("%s: output %q", name, res.Stdout)
+	}
+	return time.Duration(ns)
 }

@@ -6,4 +6,3 @@ cd "$(dirname "$0")/.."
 echo "# confine benchmarks — $(date -u +%Y-%m-%dT%H:%MZ) — $(uname -r), $(nproc) cores, $(containerd --version | awk '{print $3}'), runc $(runc --version | awk 'NR==1{print $3}')"
 export CONFINE_BENCH=1 CONFINE_BIN=${CONFINE_BIN:-$PWD/bin} CONFINE_REQUIRE_ROOT=1
 go test -count=1 -timeout 60m -run 'TestBench' -v ./... 2>&1 | grep -v -E '^(=== RUN|--- PASS|PASS|ok |\?|\s+time=|testing: warning)' || true
-go test -count=1 -timeout 10m -run 'TestCreateLatency' -v ./e2e/ 2>&1 | grep -v -E '^(=== RUN|PASS|ok )' || true
