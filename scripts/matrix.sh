@@ -71,7 +71,14 @@ rows=()
 for row in $MATRIX; do
 	case $row in
 	debian)
-		bindir=/usr/bin ;;
+		# Debian's packages, as make test uses them (runc is in /usr/sbin).
+		bindir=$CACHE/bin-debian
+		mkdir -p "$bindir"
+		for b in containerd containerd-shim-runc-v2 ctr runc; do
+			p=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$b") || die "$b not installed: run make deps"
+			ln -sf "$p" "$bindir/$b"
+		done
+		;;
 	current)
 		cdir=$(build_containerd)
 		rdir=$(build_runc)
