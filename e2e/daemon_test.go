@@ -371,3 +371,71 @@ func TestAPIRefusesBadInput(t *testing.T) {
 	b, _ := json.Marshal(st)
 	_ = b
 }
+
+// TestConfinedKilledUnderLoad: confined is SIGKILLed while ten watched
+// containers keep it busy, with fail_mode closed. A container created in
+// the gap does not start; once confined is back every running container
+// is watched again (the time it took is logged, not asserted) and still
+// enforced.
+func TestConfinedKilledUnderLoad(t *testing.T) {
+	bed := e2e.NewBed(t)
+	bed.WriteProfile(t, "app", appProfile)
+	bed.WriteConfig(t, `fail_mode = "closed"`)
+	c1 := bed.StartConfined(t)
+
+	var ids []string
+	var running []*testbed.Running
+	for i := 0; i < 10; i++ {
+		id := testbed.UniqueID("load")
+		r, err := bed.Start(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc,
+			Args:   []string{"sh", "-c", "while :; do ls / >/dev/null; cat /etc/passwd >/dev/null; done"},
+			Labels: map[string]string{"confine.profile": "app"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		ids, running = append(ids, id), append(running, r)
+	}
+	for _, id := range ids {
+		waitWatched(t, c1, bed.Namespace, id)
+	}
+
+	c1.Kill()
+	gap := testbed.UniqueID("gap")
+	if r, err := bed.Start(context.Background(), testbed.RunOptions{ID: gap, Runtime: bed.Runc, Args: []string{"sleep", "120"},
+		Labels: map[string]string{"confine.profile": "app"}}); err == nil {
+		r.Close()
+		t.Fatal("fail_mode closed: a container started while confined was down")
+	} else {
+		t.Logf("created in the gap: %v", err)
+	}
+
+	c2 := bed.StartConfined(t)
+	ready := time.Now()
+	for _, id := range ids {
+		ct := waitWatched(t, c2, bed.Namespace, id)
+		if ct.Profile != "app" || ct.Mode != "enforce" || !ct.Injected {
+			t.Errorf("after the restart: %+v", ct)
+		}
+	}
+	t.Logf("%d running containers watched again %v after confined answered", len(ids), time.Since(ready).Round(time.Millisecond))
+	for i, r := range running {
+		select {
+		case <-r.Exited():
+			t.Errorf("%s exited across the restart", ids[i])
+		default:
+		}
+	}
+	if got := bed.FindAlerts(t, map[string]string{"event": "kill"}); len(got) != 0 {
+		t.Fatalf("kills of allowed workloads: %v", got)
+	}
+
+	// Still enforced: a forbidden exec in one of them is killed.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, _ = running[3].Exec(ctx, "sh", "-c", "mkdir -p /tmp/z && cp /bin/busybox /tmp/z/busybox && exec /tmp/z/busybox sleep 30")
+	bed.WaitAlert(t, 20*time.Second, map[string]string{"container_id": ids[3], "event": "kill", "rule": "exec"})
+	if code, exited := waitExit(t, running[3], 10*time.Second); !exited || code != 137 {
+		t.Fatalf("not killed after the restart: %v %d", exited, code)
+	}
+}
