@@ -20,6 +20,8 @@ name: hostile
 mode: enforce
 exec:
   allow: ["/bin/busybox", "/tmp/d/**", "/opt/t/**"]
+files:
+  deny: ["/etc/shadow"]
 onViolation: kill
 `
 
@@ -43,11 +45,15 @@ func TestHostileContainers(t *testing.T) {
 
 	tests := []struct {
 		name, script, exe string
+		path              string // for a file rule: the path the alert names
 	}{
-		{"renamed to an allowed name (comm)", `mkdir -p /tmp/x && cp /bin/busybox /tmp/x/busybox && exec /tmp/x/busybox sh -c 'printf busybox > /proc/self/comm; printf sleep > /proc/self/comm; sleep 60'`, "/tmp/x/busybox"},
-		{"run through a symlink with an allowed-looking name", `mkdir -p /tmp/y && cp /bin/busybox /tmp/y/busybox && mkdir -p /opt/bin && ln -s /tmp/y/busybox /opt/bin/sleep && exec /opt/bin/sleep 60`, "/tmp/y/busybox"},
-		{"deleted executable (fileless), although its path is allowed", `mkdir -p /tmp/d && cp /bin/busybox /tmp/d/busybox && exec /tmp/d/busybox sh -c 'rm /tmp/d/busybox; while :; do sleep 1; done'`, "/tmp/d/busybox"},
-		{"executable run from a memfd (fileless), started by an allowed binary", `exec /opt/t/memfd-exec sleep /bin/busybox sleep 60`, "/memfd:sleep"},
+		{"renamed to an allowed name (comm)", `mkdir -p /tmp/x && cp /bin/busybox /tmp/x/busybox && exec /tmp/x/busybox sh -c 'printf busybox > /proc/self/comm; printf sleep > /proc/self/comm; sleep 60'`, "/tmp/x/busybox", ""},
+		{"run through a symlink with an allowed-looking name", `mkdir -p /tmp/y && cp /bin/busybox /tmp/y/busybox && mkdir -p /opt/bin && ln -s /tmp/y/busybox /opt/bin/sleep && exec /opt/bin/sleep 60`, "/tmp/y/busybox", ""},
+		{"deleted executable (fileless), although its path is allowed", `mkdir -p /tmp/d && cp /bin/busybox /tmp/d/busybox && exec /tmp/d/busybox sh -c 'rm /tmp/d/busybox; while :; do sleep 1; done'`, "/tmp/d/busybox", ""},
+		{"executable run from a memfd (fileless), started by an allowed binary", `exec /opt/t/memfd-exec sleep /bin/busybox sleep 60`, "/memfd:sleep", ""},
+		{"files.deny through a symlink", `ln -s /etc/shadow /tmp/innocent && exec 3</tmp/innocent && sleep 60`, "", "/etc/shadow"},
+		{"files.deny through /proc/self/root", `exec 3</proc/self/root/etc/shadow && sleep 60`, "", "/etc/shadow"},
+		{"files.deny through /proc/self/fd of a process that opened it", `exec 3</etc/shadow 4</proc/self/fd/3 && exec 3<&- && sleep 60`, "", "/etc/shadow"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,9 +63,16 @@ func TestHostileContainers(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			a := bed.WaitAlert(t, 20*time.Second, map[string]string{"container_id": id, "event": "kill", "rule": "exec"})
-			if !strings.Contains(fmt.Sprint(a["exe"]), tt.exe) {
-				t.Errorf("alert exe %v, want %s", a["exe"], tt.exe)
+			if tt.path != "" {
+				a := bed.WaitAlert(t, 20*time.Second, map[string]string{"container_id": id, "event": "kill", "rule": "file"})
+				if a["path"] != tt.path {
+					t.Errorf("alert path %v, want %s", a["path"], tt.path)
+				}
+			} else {
+				a := bed.WaitAlert(t, 20*time.Second, map[string]string{"container_id": id, "event": "kill", "rule": "exec"})
+				if !strings.Contains(fmt.Sprint(a["exe"]), tt.exe) {
+					t.Errorf("alert exe %v, want %s", a["exe"], tt.exe)
+				}
 			}
 			if code, exited := waitExit(t, r, 15*time.Second); !exited || code != 137 {
 				t.Fatalf("not killed: %v %d", exited, code)
