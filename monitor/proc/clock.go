@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,11 +19,29 @@ const userHZ = 100
 // includes suspend) in 10 ms ticks, rounded down, so the answer is false
 // when the two are within a tick: "can't tell" is treated as "the same".
 func StartedAfter(startTicks uint64, t time.Duration) bool {
-	var boot, mono unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &boot) != nil || unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono) != nil {
-		return false
+	// A stale (too small) suspend time can only make a process look
+	// later: a "yes" is confirmed with fresh clocks.
+	return startedAfter(startTicks, t, suspendedTime(false)) && startedAfter(startTicks, t, suspendedTime(true))
+}
+
+// The time spent suspended changes only across a suspend: it is read
+// again at most once a second, not for every event, or when fresh.
+var suspended struct {
+	sync.Mutex
+	value time.Duration
+	read  time.Time
+}
+
+func suspendedTime(fresh bool) time.Duration {
+	suspended.Lock()
+	defer suspended.Unlock()
+	if fresh || suspended.read.IsZero() || time.Since(suspended.read) > time.Second {
+		var boot, mono unix.Timespec
+		if unix.ClockGettime(unix.CLOCK_BOOTTIME, &boot) == nil && unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono) == nil {
+			suspended.value, suspended.read = time.Duration(boot.Nano()-mono.Nano()), time.Now()
+		}
 	}
-	return startedAfter(startTicks, t, time.Duration(boot.Nano()-mono.Nano()))
+	return suspended.value
 }
 
 // startedAfter is StartedAfter with the time spent suspended
