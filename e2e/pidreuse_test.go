@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/confinehq/confine/internal/e2e"
 	"github.com/confinehq/confine/internal/testbed"
+	"github.com/confinehq/confine/monitor/proc"
 )
 
 // TestPIDReuse: a process of container A execs a forbidden binary and is
@@ -71,8 +71,8 @@ while :; do read x < /shared/b || continue; /tmp/b/busybox sleep 600 & done`}})
 	waitWatched(t, c, bed.Namespace, idA)
 	waitWatched(t, c, bed.Namespace, idB)
 
-	var reused procID
-	for round := 1; round <= 5 && reused.pid == 0; round++ {
+	var reused proc.Key
+	for round := 1; round <= 5 && reused.PID == 0; round++ {
 		// The subshell is forked while confined runs: it knows the PID
 		// as A's from the fork event.
 		before := containerProcs(t, idA)
@@ -89,19 +89,19 @@ while :; do read x < /shared/b || continue; /tmp/b/busybox sleep 600 & done`}})
 		time.Sleep(50 * time.Millisecond) // several clock ticks between the exec and the next process
 		killAndReap(t, victim)
 
-		// Hand victim.pid to B's next process; another process of the host
+		// Hand victim.PID to B's next process; another process of the host
 		// may take it first, then try again.
 		for try := 0; try < 30; try++ {
-			if _, err := os.Stat(fmt.Sprintf("/proc/%d", victim.pid)); err == nil {
+			if _, err := hostProc(t).Proc(victim.PID); err == nil {
 				break // taken by someone else: next round
 			}
 			beforeB := containerProcs(t, idB)
-			if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(victim.pid-1)), 0o644); err != nil {
+			if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(victim.PID-1)), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			fifoLine(t, filepath.Join(shared, "b"))
 			got := waitNewProc(t, idB, beforeB, "/tmp/b/busybox")
-			if got.pid == victim.pid {
+			if got.PID == victim.PID {
 				reused = got
 				break
 			}
@@ -110,14 +110,14 @@ while :; do read x < /shared/b || continue; /tmp/b/busybox sleep 600 & done`}})
 			t.Fatal(err)
 		}
 		stopped = false
-		if reused.pid == 0 {
-			t.Logf("round %d: pid %d was not handed to B; trying again", round, victim.pid)
+		if reused.PID == 0 {
+			t.Logf("round %d: pid %d was not handed to B; trying again", round, victim.PID)
 		}
 	}
-	if reused.pid == 0 {
+	if reused.PID == 0 {
 		t.Fatal("could not make B's process take the PID of A's in 5 rounds")
 	}
-	t.Logf("pid %d: A's /tmp/a/busybox, then B's /tmp/b/busybox (start %d)", reused.pid, reused.start)
+	t.Logf("pid %d: A's /tmp/a/busybox, then B's /tmp/b/busybox (start %d)", reused.PID, reused.StartTime)
 
 	// A sentinel after the reuse: A execs the forbidden binary again and
 	// is killed for it. Events are read in order, so once its alert is
@@ -128,8 +128,8 @@ while :; do read x < /shared/b || continue; /tmp/b/busybox sleep 600 & done`}})
 	time.Sleep(300 * time.Millisecond)
 	fifoLine(t, filepath.Join(shared, "a2"))
 	a := bed.WaitAlert(t, 20*time.Second, map[string]string{"container_id": idA, "event": "kill", "rule": "exec"})
-	if fmt.Sprint(a["exe"]) != "/tmp/a/busybox" || fmt.Sprint(a["pid"]) == strconv.Itoa(reused.pid) {
-		t.Errorf("A's kill names exe %v pid %v; want /tmp/a/busybox of a process other than %d", a["exe"], a["pid"], reused.pid)
+	if fmt.Sprint(a["exe"]) != "/tmp/a/busybox" || fmt.Sprint(a["pid"]) == strconv.Itoa(reused.PID) {
+		t.Errorf("A's kill names exe %v pid %v; want /tmp/a/busybox of a process other than %d", a["exe"], a["pid"], reused.PID)
 	}
 	if got := bed.FindAlerts(t, map[string]string{"container_id": idB}); len(got) != 0 {
 		t.Errorf("alerts about B, whose process only took over a PID: %v", got)
@@ -139,128 +139,119 @@ while :; do read x < /shared/b || continue; /tmp/b/busybox sleep 600 & done`}})
 			t.Errorf("an alert names B's executable: %v", al)
 		}
 	}
-	if st, ok := startTime(reused.pid); !ok || st != reused.start {
-		t.Errorf("B's process %d is gone", reused.pid)
+	if !alive(t, reused) {
+		t.Errorf("B's process %s is gone", reused)
 	}
 	if _, exited := waitExit(t, rb, time.Second); exited {
 		t.Error("B was killed")
 	}
 }
 
-// procID is a process in the host's PID namespace.
-type procID struct {
-	pid   int
-	start uint64
-}
-
-// containerProcs lists the host processes whose cgroup names the container.
-func containerProcs(t *testing.T, id string) map[procID]bool {
+// hostProc is /proc of the host, read with confine's own parser.
+func hostProc(t *testing.T) proc.FS {
 	t.Helper()
-	out := map[procID]bool{}
-	ents, err := os.ReadDir("/proc")
+	fs, err := proc.NewFS("/proc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
+	return fs
+}
+
+// alive reports whether the process k names still exists.
+func alive(t *testing.T, k proc.Key) bool {
+	_, err := hostProc(t).ProcKey(k)
+	return err == nil
+}
+
+// containerProcs lists the host processes whose cgroup is the container's.
+func containerProcs(t *testing.T, id string) map[proc.Key]bool {
+	t.Helper()
+	fs := hostProc(t)
+	pids, err := fs.AllPIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[proc.Key]bool{}
+	for _, pid := range pids {
+		p, err := fs.Proc(pid)
 		if err != nil {
 			continue
 		}
-		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-		if err != nil || !strings.Contains(string(cg), id) {
+		lines, err := p.Cgroup()
+		if err != nil {
 			continue
 		}
-		if st, ok := startTime(pid); ok {
-			out[procID{pid, st}] = true
+		if _, cid, ok := proc.ContainerFromCgroup(lines); ok && cid == id {
+			out[p.Key()] = true
 		}
 	}
 	return out
 }
 
+// runs reports whether the process k names runs exe.
+func runs(t *testing.T, k proc.Key, exe string) bool {
+	p, err := hostProc(t).ProcKey(k)
+	if err != nil {
+		return false
+	}
+	e, err := p.Exe()
+	return err == nil && e.Path == exe
+}
+
 // waitNewProc waits for a process of the container that is not in before
 // (and, when exe is set, runs exe).
-func waitNewProc(t *testing.T, id string, before map[procID]bool, exe string) procID {
+func waitNewProc(t *testing.T, id string, before map[proc.Key]bool, exe string) proc.Key {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		for p := range containerProcs(t, id) {
-			if before[p] {
-				continue
-			}
-			if exe == "" {
-				return p
-			}
-			if got, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.pid)); got == exe {
-				return p
+		for k := range containerProcs(t, id) {
+			if !before[k] && (exe == "" || runs(t, k, exe)) {
+				return k
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("no new process in %s running %q", id, exe)
-	return procID{}
+	return proc.Key{}
 }
 
-// waitExe waits until p runs exe.
-func waitExe(t *testing.T, p procID, exe string) procID {
+// waitExe waits until k runs exe.
+func waitExe(t *testing.T, k proc.Key, exe string) proc.Key {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if got, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.pid)); got == exe {
-			if st, ok := startTime(p.pid); ok && st == p.start {
-				return p
-			}
+		if runs(t, k, exe) {
+			return k
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("process %d never ran %s", p.pid, exe)
-	return procID{}
+	t.Fatalf("process %s never ran %s", k, exe)
+	return proc.Key{}
 }
 
-// killAndReap kills p through a pidfd checked against its start time and
+// killAndReap kills k through a pidfd checked against its start time and
 // waits until its parent has reaped it.
-func killAndReap(t *testing.T, p procID) {
+func killAndReap(t *testing.T, k proc.Key) {
 	t.Helper()
-	fd, err := unix.PidfdOpen(p.pid, 0)
+	fd, err := unix.PidfdOpen(k.PID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	if st, ok := startTime(p.pid); !ok || st != p.start {
-		t.Fatalf("process %d changed before the kill", p.pid)
+	if !alive(t, k) {
+		t.Fatalf("process %s changed before the kill", k)
 	}
 	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", p.pid)); err != nil {
-			return
-		}
-		if st, ok := startTime(p.pid); ok && st != p.start {
-			return // reaped, and taken already
+		if !alive(t, k) {
+			return // reaped (and perhaps taken already)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	t.Fatalf("process %d not reaped", p.pid)
-}
-
-// startTime reads field 22 of /proc/PID/stat.
-func startTime(pid int) (uint64, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(f[19], 10, 64)
-	return v, err == nil
+	t.Fatalf("process %s not reaped", k)
 }
 
 // fifoLine writes one line to a FIFO once a container has it open for
