@@ -9,10 +9,12 @@ GOFLAGS_B  := -trimpath -buildmode=pie
 BINARIES   := confined confine-runc confine-hook confinectl
 # Packages that need Debian packages on the host (see `make deps`).
 DEB_DEPS   := containerd runc libseccomp-dev busybox-static pkg-config strace iproute2 systemd docker.io lintian rpm
+# runc's own integration suite (make test-runc-suite): bats and what its helpers call.
+DEB_DEPS   += bats gawk jq bsdutils gcc criu xz-utils
 FUZZTIME   ?= 10s
 export CGO_ENABLED := 1
 
-.PHONY: help build test test-unit test-e2e test-matrix lint fuzz deps check-deps demo bench clean deb rpm
+.PHONY: help build test test-unit test-e2e test-matrix test-runc-suite lint fuzz deps check-deps demo bench clean deb rpm
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,7 +36,7 @@ check-deps: ## run `make deps` when something the tests need is missing
 
 test: check-deps build ## everything: unit tests and the root end-to-end tests
 	@if [ "$$(id -u)" != 0 ]; then echo "make test runs real containers and must run as root (sudo make test)" >&2; exit 1; fi
-	CONFINE_BIN=$(CURDIR)/$(BIN) CONFINE_REQUIRE_ROOT=1 $(GO) test -count=1 -p 1 -timeout 25m ./...
+	CONFINE_BIN=$(CURDIR)/$(BIN) CONFINE_REQUIRE_ROOT=1 $(GO) test -count=1 -p 1 -timeout 40m ./...
 
 test-unit: ## unit tests only (no root, no containers)
 	CONFINE_SKIP_ROOT=1 $(GO) test -count=1 -short ./...
@@ -52,6 +54,10 @@ fuzz: ## a short bounded run of every fuzz target
 
 test-matrix: check-deps build ## the root suite against Debian's containerd/runc and current releases built with Go (root)
 	@bash scripts/matrix.sh
+
+test-runc-suite: check-deps build ## runc's own integration suite with runc, then through confine-runc (root; part of make test)
+	@if [ "$$(id -u)" != 0 ]; then echo "the runc suite runs real containers and must run as root" >&2; exit 1; fi
+	CONFINE_BIN=$(CURDIR)/$(BIN) CONFINE_REQUIRE_ROOT=1 $(GO) test -count=1 -v -timeout 60m -run '^TestRuncIntegrationSuite$$' ./e2e
 
 demo: check-deps build ## learn, promote, enforce and kill on a private containerd (root)
 	@bash scripts/demo.sh

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/confinehq/confine/hooks"
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/e2e"
 	"github.com/confinehq/confine/internal/testbed"
@@ -239,11 +240,15 @@ func (d *dockerd) waitExit(t *testing.T, id string, timeout time.Duration) (int,
 	}
 }
 
-// dockerBundleSpec reads the OCI spec confine-runc left in the container's
-// bundle: <containerd state>/io.containerd.runtime.v2.task/moby/<id>.
+// dockerBundleSpec reads the OCI spec runc read for the container:
+// confine-runc's private copy under run_dir of the bundle
+// <containerd state>/io.containerd.runtime.v2.task/moby/<id>.
 func dockerBundleSpec(t *testing.T, bed *e2e.Bed, id string) dockerOCISpec {
 	t.Helper()
-	path := filepath.Join(bed.State, "io.containerd.runtime.v2.task", dockerNamespace, id, "config.json")
+	path, _ := hooks.FindCopy(bed.RunDir, filepath.Join(bed.State, "io.containerd.runtime.v2.task", dockerNamespace, id), id)
+	if path == "" {
+		t.Fatalf("no private copy of container %s's spec under %s", id, bed.RunDir)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("reading the bundle's spec: %v", err)

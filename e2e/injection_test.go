@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/confinehq/confine/hooks"
 	"github.com/confinehq/confine/hooks/hookstest"
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/atomicfile"
@@ -194,9 +195,20 @@ func (b *injBed) taskStatus(id string) string {
 	return ""
 }
 
+// readSpec reads the spec runc read: confine-runc's private copy (the
+// bundle's own config.json is left as containerd wrote it).
 func (b *injBed) readSpec(id string) *specs.Spec {
 	b.t.Helper()
-	data, err := os.ReadFile(filepath.Join(b.bundle(id), "config.json"))
+	return b.readSpecIn(b.runDir, id)
+}
+
+func (b *injBed) readSpecIn(runDir, id string) *specs.Spec {
+	b.t.Helper()
+	cp, _ := hooks.FindCopy(runDir, b.bundle(id), id)
+	if cp == "" {
+		b.t.Fatalf("no private copy of %s's spec under %s", id, runDir)
+	}
+	data, err := os.ReadFile(cp)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -268,6 +280,11 @@ func TestInjection(t *testing.T) {
 			t.Errorf("hook state = %+v", reg.State)
 		}
 
+		// The bundle is as containerd wrote it; runc read the private copy.
+		raw, err := os.ReadFile(filepath.Join(b.bundle(id), "config.json"))
+		if err != nil || bytes.Contains(raw, []byte("confine.digest")) || bytes.Contains(raw, []byte("confine-hook")) {
+			t.Errorf("the bundle's config.json was edited (err %v)", err)
+		}
 		s := b.readSpec(id)
 		for k, v := range map[string]string{"confine.profile": "web", "confine.mode": "enforce", "confine.digest": profiles.Digest(injWebProfile())} {
 			if s.Annotations[k] != v {
@@ -375,7 +392,7 @@ func TestInjection(t *testing.T) {
 		id := testbed.UniqueID("inj")
 		b.mustCtr("run", "-d", "--runc-binary", b.runc, "--allow-new-privs", "--annotation", "confine.profile=web", b.c.ImageRef, id, "sleep", "600")
 		defer b.ctr("task", "kill", "-s", "SIGKILL", id)
-		s := b.readSpec(id)
+		s := b.readSpecIn(filepath.Join(b.dir, "nobody"), id)
 		if s.Annotations["confine.profile"] != "web" {
 			t.Errorf("annotations = %v", s.Annotations)
 		}
@@ -465,7 +482,8 @@ func TestInjectionBadInput(t *testing.T) {
 			runc     string
 			wantLogs []string
 		}{
-			{name: "bundle without config.json", runc: "/usr/bin/runc", wantLogs: []string{"container {id}: reading {bundle}/config.json: bundle has no config.json; nothing was changed"}},
+			// runc refuses it by itself: its own words reach the user.
+			{name: "bundle without config.json", runc: testbed.RuncPath(), wantLogs: []string{"JSON specification file config.json not found"}},
 			{name: "unparseable config.json", spec: []byte("{\"ociVersion\": \"1.0.2\",\n \"process\": {"), runc: "/usr/bin/runc", wantLogs: []string{"container {id}: parsing OCI spec {bundle}/config.json: line 2: unexpected end of JSON input; nothing was changed"}},
 			{name: "missing real runc", spec: fixture, runc: filepath.Join(dir, "no-runc"), wantLogs: []string{"real runc (runc_path) " + filepath.Join(dir, "no-runc") + ": no such file or directory; refusing to create container {id}"}},
 			{name: "runc_path is confine-runc", spec: fixture, runc: filepath.Join(bin, "confine-runc"), wantLogs: []string{"is confine-runc itself: refusing to exec in a loop"}},

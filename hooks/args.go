@@ -15,10 +15,12 @@ import (
 	"strings"
 )
 
-// Commands that create a container and therefore get a profile injected.
+// Commands that start a container from a bundle and therefore get a
+// profile injected.
 const (
-	CmdCreate = "create"
-	CmdRun    = "run"
+	CmdCreate  = "create"
+	CmdRun     = "run"
+	CmdRestore = "restore"
 )
 
 // ErrUsage marks a command line this package cannot parse safely.
@@ -38,6 +40,10 @@ type Invocation struct {
 	Rootless      string // --rootless: "true", "false" or "auto"
 	Debug         bool   // --debug
 	SystemdCgroup bool   // --systemd-cgroup
+	// Help is set by -h/--help (global or the command's) and Version by
+	// -v/--version: runc then prints text and starts nothing.
+	Help    bool
+	Version bool
 	// UnknownGlobals lists global flags this parser does not know, as
 	// given. They do not stop the parse; the real runc judges them.
 	UnknownGlobals []string
@@ -47,15 +53,26 @@ type Invocation struct {
 	Command      string
 	CommandIndex int
 
-	// For create and run only.
+	// For create, run and restore only.
 	Bundle        string // -b/--bundle as given; "" means the working directory
 	PidFile       string // --pid-file
 	ConsoleSocket string // --console-socket
 	ID            string // the container id (the one positional argument)
+	// UnknownFlag is the command flag the parse stopped at, without
+	// dashes, when it failed on one.
+	UnknownFlag string
 }
 
-// Creates reports whether the command creates a container (create or run).
-func (inv Invocation) Creates() bool { return inv.Command == CmdCreate || inv.Command == CmdRun }
+// Creates reports whether the command starts a container from a bundle
+// (create, run or restore), whether or not it asks for help.
+func (inv Invocation) Creates() bool {
+	return inv.Command == CmdCreate || inv.Command == CmdRun || inv.Command == CmdRestore
+}
+
+// Injects reports whether confine-runc injects a profile for this command
+// line: a command that starts a container, and no help or version flag
+// (runc then prints text and starts nothing).
+func (inv Invocation) Injects() bool { return inv.Creates() && !inv.Help && !inv.Version }
 
 // BundleDir returns the absolute bundle directory: --bundle resolved
 // against cwd, or cwd itself when no bundle was given (runc reads
@@ -88,10 +105,14 @@ var globalFlags = map[string]flagKind{
 	"help": flagBool, "h": flagBool, "version": flagBool, "v": flagBool,
 }
 
-// Flags of create; run has these and a few more.
+// The flags of the commands that start a container, as runc 1.1 to 1.4
+// define them (a superset: a flag one version lacks is refused by that
+// runc itself, after confine-runc injected, so nothing runs unconfined).
+// A flag missing here is one no runc of these versions knows.
 var createFlags = map[string]flagKind{
 	"bundle": flagString, "b": flagString,
 	"console-socket": flagString, "pid-file": flagString,
+	"pidfd-socket": flagString, // runc 1.2+
 	"preserve-fds": flagString,
 	"no-pivot":     flagBool, "no-new-keyring": flagBool,
 	"help": flagBool, "h": flagBool,
@@ -99,6 +120,34 @@ var createFlags = map[string]flagKind{
 
 var runOnlyFlags = map[string]flagKind{
 	"detach": flagBool, "d": flagBool, "keep": flagBool, "no-subreaper": flagBool,
+}
+
+var restoreFlags = map[string]flagKind{
+	"bundle": flagString, "b": flagString,
+	"console-socket": flagString, "pid-file": flagString,
+	"image-path": flagString, "work-path": flagString,
+	"manage-cgroups-mode": flagString, "empty-ns": flagString,
+	"lsm-profile": flagString, "lsm-mount-context": flagString,
+	"tcp-established": flagBool, "ext-unix-sk": flagBool, "shell-job": flagBool,
+	"file-locks": flagBool, "detach": flagBool, "d": flagBool,
+	"no-subreaper": flagBool, "no-pivot": flagBool, "auto-dedup": flagBool,
+	"lazy-pages": flagBool,
+	"help":       flagBool, "h": flagBool,
+}
+
+// commandFlags returns the flag table of a command that starts a container.
+func commandFlags(cmd, name string) (flagKind, bool) {
+	switch cmd {
+	case CmdRestore:
+		k, ok := restoreFlags[name]
+		return k, ok
+	case CmdRun:
+		if k, ok := runOnlyFlags[name]; ok {
+			return k, true
+		}
+	}
+	k, ok := createFlags[name]
+	return k, ok
 }
 
 // runc's commands, used to tell an unknown boolean global flag from one
@@ -130,16 +179,17 @@ func splitFlag(tok string) (name, value string, hasValue, ok bool) {
 }
 
 // ParseArgs parses runc's command line without the program name
-// (os.Args[1:]). Global flags come first, then the command; for create and
-// run the command's flags (which may follow the id, as runc's CLI library
-// reorders them) and the id are parsed too. Other commands' arguments are
-// not interpreted.
+// (os.Args[1:]). Global flags come first, then the command; for create, run
+// and restore the command's flags (which may follow the id, as runc's CLI
+// library reorders them) and the id are parsed too. Other commands'
+// arguments are not interpreted.
 //
 // Unknown global flags do not fail the parse: "--x=v" is one token, "--x"
 // is taken as boolean when the next token is a runc command and as taking
-// a value otherwise. For create and run, an unknown command flag is an
-// error (the id cannot be found safely); the returned Invocation still
-// carries the command so the caller can decide.
+// a value otherwise. For create, run and restore, an unknown command flag
+// is an error (the id cannot be found safely; UnknownFlag names it); the
+// returned Invocation still carries the command so the caller can decide.
+// Every error wraps ErrUsage.
 func ParseArgs(argv []string) (Invocation, error) {
 	inv := Invocation{Args: argv, CommandIndex: -1}
 	i := 0
@@ -176,6 +226,10 @@ func ParseArgs(argv []string) (Invocation, error) {
 				inv.Debug = b
 			case "systemd-cgroup":
 				inv.SystemdCgroup = b
+			case "help", "h":
+				inv.Help = inv.Help || b
+			case "version", "v":
+				inv.Version = inv.Version || b
 			}
 			i++
 			continue
@@ -211,7 +265,7 @@ func ParseArgs(argv []string) (Invocation, error) {
 	return inv, parseCreate(&inv, argv[i+1:])
 }
 
-// parseCreate parses the flags and the id of create and run.
+// parseCreate parses the flags and the id of create, run and restore.
 func parseCreate(inv *Invocation, args []string) error {
 	var positional []string
 	for i := 0; i < len(args); i++ {
@@ -225,18 +279,21 @@ func parseCreate(inv *Invocation, args []string) error {
 			positional = append(positional, tok)
 			continue
 		}
-		kind, known := createFlags[name]
-		if !known && inv.Command == CmdRun {
-			kind, known = runOnlyFlags[name]
-		}
+		kind, known := commandFlags(inv.Command, name)
 		if !known {
+			inv.UnknownFlag = name
 			return fmt.Errorf("%w: %s: unknown flag %q", ErrUsage, inv.Command, tok)
 		}
 		if kind == flagBool {
+			b := true
 			if hasVal {
-				if _, err := strconv.ParseBool(val); err != nil {
+				var err error
+				if b, err = strconv.ParseBool(val); err != nil {
 					return fmt.Errorf("%w: %s: flag --%s: invalid boolean %q", ErrUsage, inv.Command, name, val)
 				}
+			}
+			if name == "help" || name == "h" {
+				inv.Help = inv.Help || b
 			}
 			continue
 		}

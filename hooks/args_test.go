@@ -144,8 +144,32 @@ func TestParseArgs(t *testing.T) {
 			want: with(ctrd, func(i *Invocation) { i.Command = "pause" }),
 		},
 		{
+			name: "restore as containerd's shim runs it",
+			argv: args(ctrdGlobals, []string{"restore", "--bundle", ctrdBundle, "--image-path", "/ckpt", "--work-path", "/work", "--detach", "--pid-file", ctrdBundle + "/init.pid", "--no-subreaper", "c1"}),
+			want: with(ctrd, func(i *Invocation) {
+				i.Command, i.Bundle, i.PidFile, i.ID = "restore", ctrdBundle, ctrdBundle+"/init.pid", "c1"
+			}),
+		},
+		{
+			name: "restore with its boolean and string flags",
+			argv: []string{"restore", "--tcp-established", "--ext-unix-sk", "--shell-job", "--file-locks", "--manage-cgroups-mode", "soft", "--empty-ns", "network", "--auto-dedup", "--lazy-pages", "--lsm-profile", "x", "--lsm-mount-context", "y", "--console-socket", "/s", "-b", "/b", "r1"},
+			want: Invocation{Command: "restore", CommandIndex: 0, Bundle: "/b", ConsoleSocket: "/s", ID: "r1"},
+		},
+		{
+			name: "pidfd-socket (runc 1.2+)", argv: []string{"create", "--pidfd-socket", "/p.sock", "x"},
+			want: Invocation{Command: "create", CommandIndex: 0, ID: "x"},
+		},
+		{
+			name: "help=false starts the container", argv: []string{"run", "--help=false", "x"},
+			want: Invocation{Command: "run", CommandIndex: 0, ID: "x"},
+		},
+		{
+			name: "global help", argv: []string{"--help", "run", "x"},
+			want: Invocation{Command: "run", CommandIndex: 1, ID: "x", Help: true},
+		},
+		{
 			name: "version only", argv: []string{"--version"},
-			want: Invocation{CommandIndex: -1},
+			want: Invocation{CommandIndex: -1, Version: true},
 		},
 		{
 			name: "nothing", argv: nil,
@@ -182,6 +206,8 @@ func TestParseArgsErrors(t *testing.T) {
 		{name: "global without value", argv: []string{"--root"}, command: "", errHas: "--root needs a value"},
 		{name: "bad global boolean", argv: []string{"--debug=maybe", "create", "x"}, command: "", errHas: `invalid boolean "maybe"`},
 		{name: "empty id", argv: []string{"create", ""}, command: "create", errHas: "empty container id"},
+		{name: "restore unknown flag", argv: []string{"restore", "--keep", "x"}, command: "restore", errHas: `unknown flag "--keep"`},
+		{name: "run -h has no id", argv: []string{"run", "-h"}, command: "run", errHas: "got 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

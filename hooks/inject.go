@@ -27,6 +27,9 @@ type Injection struct {
 	// Decision is "confined" or "local" (fail_mode open): written as the
 	// confine.decision annotation.
 	Decision string
+	// RuncRoot is runc's --root (absolute): the confine.runc.root
+	// annotation, so confined tells containers of two roots apart.
+	RuncRoot string
 }
 
 // Modifiers returns the modifiers for the injection, in the order they
@@ -60,6 +63,9 @@ func (in Injection) Modifiers() (Modifiers, error) {
 	}
 	if in.Digest != "" {
 		ann[AnnotationDigest] = in.Digest
+	}
+	if in.RuncRoot != "" {
+		ann[AnnotationRuncRoot] = in.RuncRoot
 	}
 	ms = append(ms, ann)
 	return ms, nil

@@ -66,3 +66,22 @@ func Namespace(bundle, id, root string) (ns, source string) {
 	}
 	return DefaultNamespace, NamespaceFromDefault
 }
+
+// AnnotationRuncRoot is the annotation confine-runc gives every container
+// it injects: runc's --root (absolute), part of the container's identity.
+// The same id under two roots is two containers.
+const AnnotationRuncRoot = "confine.runc.root"
+
+// QualifyingRoot returns root when it must be part of a container's
+// identity next to namespace and id, and "" when the namespace already
+// says it: containerd's and dockerd's roots name their namespace
+// (NamespaceOfRoot), one root per namespace.
+func QualifyingRoot(ns, root string) string {
+	if root == "" {
+		return ""
+	}
+	if rns, ok := NamespaceOfRoot(root); ok && rns == ns {
+		return ""
+	}
+	return filepath.Clean(root)
+}

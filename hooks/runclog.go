@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -21,12 +22,16 @@ const (
 // containerd's shim reads the last "error" entry of that file and puts it
 // in the error the user sees (ctr prints "OCI runtime create failed: …").
 //
-// Errors also go to stderr, as runc's fatal errors do. Warnings and info go
-// to stderr only when there is no log file: during create, runc's stderr
-// may be the container's own stderr stream, which is not ours to write.
+// Without --log, messages go to Fallback (a file under run_dir). Warnings
+// and info never go to stderr: during create and run, runc's stderr may be
+// the container's own stderr stream, which is not ours to write. Errors
+// also go to stderr, as runc's fatal errors do: an error means the
+// container was refused, so no container owns that stream.
 type RuncLog struct {
 	// Path is the --log file; "" means none.
 	Path string
+	// Fallback is the file used when Path is "" or cannot be written.
+	Fallback string
 	// Format is --log-format: "json", else text.
 	Format string
 	// Stderr receives errors (and everything when Path is "").
@@ -68,11 +73,19 @@ func (l *RuncLog) write(level, msg string) {
 		now = l.Now
 	}
 	ts := now().Format(time.RFC3339Nano)
-	fileOK := false
+	done := false
 	if l.Path != "" {
-		fileOK = l.appendFile(l.entry(level, msg, ts)) == nil
+		done = appendLine(l.Path, l.entry(level, msg, ts)) == nil
 	}
-	if l.Stderr != nil && (level == LevelError || !fileOK) {
+	if !done && l.Fallback != "" {
+		// The fallback file is confine-runc's own: always json lines.
+		fb := RuncLog{Format: "json"}
+		line := fb.entry(level, msg, ts)
+		if appendLine(l.Fallback, line) != nil && os.MkdirAll(filepath.Dir(l.Fallback), 0o700) == nil {
+			_ = appendLine(l.Fallback, line)
+		}
+	}
+	if l.Stderr != nil && level == LevelError {
 		fmt.Fprintln(l.Stderr, msg)
 	}
 }
@@ -88,9 +101,10 @@ func (l *RuncLog) entry(level, msg, ts string) []byte {
 	return []byte("time=" + strconv.Quote(ts) + " level=" + level + " msg=" + strconv.Quote(msg) + "\n")
 }
 
-// appendFile adds one line with a single write, as runc does (O_APPEND).
-func (l *RuncLog) appendFile(line []byte) error {
-	f, err := os.OpenFile(l.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+// appendLine adds one line to path with a single write, as runc does
+// (O_APPEND).
+func appendLine(path string, line []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
 	}

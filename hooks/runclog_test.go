@@ -36,8 +36,12 @@ func TestRuncLog(t *testing.T) {
 			wantStderr: "confine-runc: bad\n",
 		},
 		{
-			name: "no log file: info goes to stderr", noFile: true, level: LevelInfo, msg: "injected",
-			wantStderr: "confine-runc: injected\n",
+			name: "no log file: info goes to the fallback file, never stderr", noFile: true, level: LevelInfo, msg: "injected",
+			wantFile: `{"level":"info","msg":"confine-runc: injected","time":"2025-11-23T01:02:03.000000456Z"}` + "\n",
+		},
+		{
+			name: "no log file: warnings never reach stderr", noFile: true, level: LevelWarn, msg: "fail open",
+			wantFile: `{"level":"warning","msg":"confine-runc: fail open","time":"2025-11-23T01:02:03.000000456Z"}` + "\n",
 		},
 	}
 	for _, tt := range tests {
@@ -45,11 +49,14 @@ func TestRuncLog(t *testing.T) {
 			dir := t.TempDir()
 			var stderr bytes.Buffer
 			l := &RuncLog{Format: tt.format, Stderr: &stderr, Prefix: "confine-runc", Now: now}
+			file := filepath.Join(dir, "confine-runc.log")
+			l.Fallback = file
 			if !tt.noFile {
 				l.Path = filepath.Join(dir, "log.json")
-				// runc and containerd may have written before us: append.
-				os.WriteFile(l.Path, []byte(`{"level":"info","msg":"earlier","time":"2025-01-01T00:00:00Z"}`+"\n"), 0o644)
+				file = l.Path
 			}
+			// runc and containerd may have written before us: append.
+			os.WriteFile(file, []byte(`{"level":"info","msg":"earlier","time":"2025-01-01T00:00:00Z"}`+"\n"), 0o644)
 			switch tt.level {
 			case LevelError:
 				l.Errorf("%s", tt.msg)
@@ -61,10 +68,7 @@ func TestRuncLog(t *testing.T) {
 			if stderr.String() != tt.wantStderr {
 				t.Errorf("stderr = %q, want %q", stderr.String(), tt.wantStderr)
 			}
-			if tt.noFile {
-				return
-			}
-			data, _ := os.ReadFile(l.Path)
+			data, _ := os.ReadFile(file)
 			got, ok := strings.CutPrefix(string(data), `{"level":"info","msg":"earlier","time":"2025-01-01T00:00:00Z"}`+"\n")
 			if !ok {
 				t.Fatalf("earlier log content lost: %q", data)
@@ -111,11 +115,17 @@ func TestRuncLogReadableByContainerd(t *testing.T) {
 	}
 }
 
-func TestRuncLogUnwritableFileFallsBackToStderr(t *testing.T) {
+// An unwritable --log falls back to the file under run_dir; a warning
+// still never reaches stderr (it may be the container's).
+func TestRuncLogUnwritableFileFallsBack(t *testing.T) {
 	var stderr bytes.Buffer
-	l := &RuncLog{Path: filepath.Join(t.TempDir(), "missing-dir", "log.json"), Format: "json", Stderr: &stderr}
+	dir := t.TempDir()
+	l := &RuncLog{Path: filepath.Join(dir, "missing-dir", "log.json"), Fallback: filepath.Join(dir, "confine-runc.log"), Format: "json", Stderr: &stderr}
 	l.Warnf("warned")
-	if !strings.Contains(stderr.String(), "warned") {
-		t.Errorf("stderr = %q, want the warning there when the log file cannot be written", stderr.String())
+	if stderr.Len() != 0 {
+		t.Errorf("stderr = %q, want nothing", stderr.String())
+	}
+	if data, _ := os.ReadFile(l.Fallback); !strings.Contains(string(data), "warned") {
+		t.Errorf("fallback = %q, want the warning", data)
 	}
 }

@@ -1,9 +1,13 @@
 // Package wrapper is confine-runc: an OCI runtime with runc's command line
-// that, on create and run, asks confined which profile the container gets,
-// injects it into the bundle's config.json, and then execs the real runc
-// with the original arguments. Every other command is handed to runc at
-// once. The process is replaced (syscall.Exec), never forked: signals,
-// stdio and the exit status stay runc's.
+// that, on create, run and restore, asks confined which profile the
+// container gets, renders the bundle's config.json with it into a private
+// copy under run_dir, and then execs the real runc with the original
+// arguments in a mount namespace of its own where that copy is mounted
+// over the bundle's config.json (see Overlay): the user's bundle is never
+// written. Every other command, help and usage errors are handed to runc
+// at once. The process is replaced (syscall.Exec), never forked: signals,
+// stdio and the exit status stay runc's, and confine-runc never writes to
+// stdout, nor to stderr except to say why it refused a container.
 package wrapper
 
 import (
@@ -12,9 +16,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/confinehq/confine/hooks"
 	"github.com/confinehq/confine/internal/api"
@@ -31,6 +38,10 @@ const DefaultHookPath = "/usr/bin/confine-hook"
 
 // HookBinary is confine-hook's file name, looked for next to confine-runc.
 const HookBinary = "confine-hook"
+
+// LogFile, under run_dir, receives confine-runc's messages when runc is
+// given no --log.
+const LogFile = "confine-runc.log"
 
 // ErrRefused means confine-runc refused to create the container; the
 // reason has been logged in runc's format.
@@ -74,6 +85,14 @@ type Wrapper struct {
 	Filter FilterFunc
 	// GOARCH is the architecture filters are generated for.
 	GOARCH string
+	// Overlay puts the private copy over the bundle's config.json for
+	// runc (Overlay by default).
+	Overlay OverlayFunc
+	// RuncHelp returns `runc CMD --help`'s output, to learn whether runc
+	// knows a flag this parser does not (RuncHelp by default).
+	RuncHelp func(runc, cmd string) ([]byte, error)
+	// Now is the clock.
+	Now func() time.Time
 }
 
 // New returns a wrapper for this process.
@@ -90,6 +109,9 @@ func New(args []string, cfg *config.Config, cfgErr error) *Wrapper {
 		LocalProfile: LocalProfile,
 		Filter:       Filter,
 		GOARCH:       runtime.GOARCH,
+		Overlay:      Overlay,
+		RuncHelp:     RuncHelp,
+		Now:          time.Now,
 	}
 	if cfg != nil {
 		w.Decider = api.NewClient(cfg.APISocket(), DecideTimeout)
@@ -107,15 +129,25 @@ func (w *Wrapper) Run(ctx context.Context) error {
 	}
 	inv, perr := hooks.ParseArgs(argv)
 	log := hooks.NewRuncLog(inv, Name, w.Stderr)
+	runc, runDir := config.Default().RuncPath, config.Default().RunDir
+	if w.Config != nil {
+		runc, runDir = w.Config.RuncPath, w.Config.RunDir
+	}
+	if inv.Log == "" {
+		log.Fallback = filepath.Join(runDir, LogFile)
+	}
 
-	if !inv.Creates() {
-		// The fast path: nothing but the configuration was loaded.
-		runc := config.Default().RuncPath
-		if w.Config != nil {
-			runc = w.Config.RuncPath
-		} else {
+	if !inv.Injects() {
+		// The fast path: nothing but the configuration was loaded. Help
+		// and version flags start nothing: runc prints its own text.
+		if w.Config == nil {
 			log.Warnf("%v; passing %q through to %s", w.ConfigErr, inv.Command, runc)
 		}
+		return w.execRunc(log, runc, argv)
+	}
+	if perr != nil && w.runcRefuses(runc, inv) {
+		// A usage error runc refuses too: it prints its own usage text
+		// and exit status, and starts nothing.
 		return w.execRunc(log, runc, argv)
 	}
 
@@ -136,11 +168,62 @@ func (w *Wrapper) Run(ctx context.Context) error {
 		log.Errorf("cannot inject a profile: %v; refusing to %s the container (fail_mode=closed)", perr, inv.Command)
 		return ErrRefused
 	}
-	if err := w.inject(ctx, log, inv); err != nil {
+	cp, err := w.inject(ctx, log, inv)
+	switch {
+	case errors.Is(err, errRuncRefuses):
+		return w.execRunc(log, cfg.RuncPath, argv)
+	case err != nil:
 		log.Errorf("%v", err)
 		return ErrRefused
 	}
+	if err := w.Overlay(cp.Copy, cp.Target); err != nil {
+		if cfg.FailMode == config.FailOpen {
+			log.Warnf("container %s: %v; running it without its profile (fail_mode=open)", inv.ID, err)
+			return w.execRunc(log, cfg.RuncPath, argv)
+		}
+		log.Errorf("container %s: %v; refusing to %s it (fail_mode=closed)", inv.ID, err, inv.Command)
+		return ErrRefused
+	}
 	return w.execRunc(log, cfg.RuncPath, argv)
+}
+
+// errRuncRefuses marks a command line runc refuses by itself (a bundle
+// without config.json, an id runc does not accept): runc gets it untouched
+// and says so in its own words; nothing can start.
+var errRuncRefuses = errors.New("runc refuses this command line itself")
+
+// runcRefuses reports whether runc refuses a command line this parser
+// could not parse: a wrong number of arguments, a flag without its value or
+// with a bad boolean always; an unknown flag only when runc's own help for
+// the command does not list it (a newer runc's flag must not slip a
+// container past the injection).
+func (w *Wrapper) runcRefuses(runc string, inv hooks.Invocation) bool {
+	if inv.UnknownFlag == "" {
+		return true
+	}
+	out, err := w.RuncHelp(runc, inv.Command)
+	if err != nil {
+		return false
+	}
+	return !helpListsFlag(string(out), inv.UnknownFlag)
+}
+
+// helpListsFlag finds "-name" or "--name" as a flag in urfave/cli's help
+// text ("--bundle value, -b value  path to ...").
+func helpListsFlag(help, name string) bool {
+	for _, f := range strings.FieldsFunc(help, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' || r == '=' }) {
+		if f == "-"+name || f == "--"+name {
+			return true
+		}
+	}
+	return false
+}
+
+// RuncHelp runs `runc CMD --help` and returns its output.
+func RuncHelp(runc, cmd string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return exec.CommandContext(ctx, runc, cmd, "--help").Output()
 }
 
 func idOrUnknown(id string) string {
@@ -150,18 +233,37 @@ func idOrUnknown(id string) string {
 	return id
 }
 
-// inject decides and edits the bundle. On error config.json is unchanged.
-func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invocation) error {
+// privateCopy is what inject made: the edited spec, and the file runc
+// opens that it is to be mounted over.
+type privateCopy struct {
+	Copy   string
+	Target string
+}
+
+// inject decides and renders the edited spec into a private copy. The
+// bundle is never written.
+func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invocation) (privateCopy, error) {
 	cfg := w.Config
 	cwd, err := w.Getwd()
 	if err != nil {
-		return fmt.Errorf("container %s: finding the bundle: working directory: %v", inv.ID, err)
+		return privateCopy{}, fmt.Errorf("container %s: finding the bundle: working directory: %v", inv.ID, err)
+	}
+	if !hooks.ValidID(inv.ID) {
+		return privateCopy{}, errRuncRefuses
 	}
 	bundle := inv.BundleDir(cwd)
 	sf, err := hooks.ReadBundleSpec(bundle)
-	if err != nil {
-		return fmt.Errorf("container %s: %v; nothing was changed", inv.ID, err)
+	if errors.Is(err, hooks.ErrNoSpec) {
+		return privateCopy{}, errRuncRefuses
 	}
+	if err != nil {
+		return privateCopy{}, fmt.Errorf("container %s: %v; nothing was changed", inv.ID, err)
+	}
+	target, err := filepath.EvalSymlinks(sf.Path)
+	if err != nil {
+		return privateCopy{}, fmt.Errorf("container %s: resolving %s: %v", inv.ID, sf.Path, err)
+	}
+	root := hooks.RuncRoot(inv.Root, cwd)
 	ns, _ := hooks.Namespace(bundle, inv.ID, inv.Root)
 	req := api.DecideRequest{Namespace: ns, ID: inv.ID, Bundle: bundle, Annotations: sf.Spec.Annotations}
 
@@ -179,20 +281,20 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 	case errors.Is(err, api.ErrUnreachable) && cfg.FailMode == config.FailOpen:
 		p, why, lerr := w.LocalProfile(cfg, req)
 		if lerr != nil {
-			return fmt.Errorf("confined is not reachable at %s and no local profile could be resolved for container %s: %v", cfg.APISocket(), inv.ID, lerr)
+			return privateCopy{}, fmt.Errorf("confined is not reachable at %s and no local profile could be resolved for container %s: %v", cfg.APISocket(), inv.ID, lerr)
 		}
 		prof, digest, reason, decision = p, profiles.Digest(p), "resolved locally: "+why, "local"
 		log.Warnf("confined is not reachable at %s; container %s/%s gets profile %q (%s) from %s without monitoring (fail_mode=open)", cfg.APISocket(), ns, inv.ID, p.Name, why, cfg.ProfilesDir)
 	case errors.Is(err, api.ErrUnreachable):
-		return fmt.Errorf("confined is not reachable at %s; refusing to create container %s (fail_mode=closed)", cfg.APISocket(), inv.ID)
+		return privateCopy{}, fmt.Errorf("confined is not reachable at %s; refusing to %s container %s (fail_mode=closed)", cfg.APISocket(), inv.Command, inv.ID)
 	default:
-		return fmt.Errorf("refusing to create container %s/%s: %v", ns, inv.ID, err)
+		return privateCopy{}, fmt.Errorf("refusing to %s container %s/%s: %v", inv.Command, ns, inv.ID, err)
 	}
 
-	in := hooks.Injection{Profile: prof, Digest: digest, ListenerPath: listener, Decision: decision}
+	in := hooks.Injection{Profile: prof, Digest: digest, ListenerPath: listener, Decision: decision, RuncRoot: root}
 	f, err := w.Filter(prof, w.GOARCH, listener)
 	if err != nil {
-		return fmt.Errorf("container %s: profile %q: generating its seccomp filter: %v", inv.ID, prof.Name, err)
+		return privateCopy{}, fmt.Errorf("container %s: profile %q: generating its seccomp filter: %v", inv.ID, prof.Name, err)
 	}
 	in.Seccomp = f
 	hook, err := w.hookPath()
@@ -205,17 +307,26 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 	case cfg.FailMode == config.FailOpen:
 		log.Warnf("container %s: %v; injecting no hooks, confined will learn of the container from containerd events (fail_mode=%s)", inv.ID, err, cfg.FailMode)
 	default:
-		return fmt.Errorf("container %s: %v; refusing to create it unwatched (fail_mode=closed)", inv.ID, err)
+		return privateCopy{}, fmt.Errorf("container %s: %v; refusing to create it unwatched (fail_mode=closed)", inv.ID, err)
 	}
 	mods, err := in.Modifiers()
 	if err != nil {
-		return fmt.Errorf("container %s: %v", inv.ID, err)
+		return privateCopy{}, fmt.Errorf("container %s: %v", inv.ID, err)
 	}
-	if _, err := sf.Edit(mods); err != nil {
-		return fmt.Errorf("container %s: %v; nothing was changed", inv.ID, err)
+	if err := mods.Modify(sf.Spec); err != nil {
+		return privateCopy{}, fmt.Errorf("container %s: editing %s: %v; nothing was changed", inv.ID, sf.Path, err)
 	}
-	log.Infof("container %s/%s: profile %q (mode %s, %s, %s) injected into %s", ns, inv.ID, prof.Name, prof.Mode, digest, reason, sf.Path)
-	return nil
+	out, err := sf.Render()
+	if err != nil {
+		return privateCopy{}, fmt.Errorf("container %s: %v; nothing was changed", inv.ID, err)
+	}
+	hooks.PruneCopies(cfg.RunDir, w.Now())
+	cp, err := hooks.WriteCopy(cfg.RunDir, hooks.Origin{Bundle: bundle, Config: target, Root: root, ID: inv.ID, Namespace: ns, Command: inv.Command}, out)
+	if err != nil {
+		return privateCopy{}, fmt.Errorf("container %s: %v", inv.ID, err)
+	}
+	log.Infof("container %s/%s: profile %q (mode %s, %s, %s) injected into %s, read by runc in place of %s", ns, inv.ID, prof.Name, prof.Mode, digest, reason, cp, target)
+	return privateCopy{Copy: cp, Target: target}, nil
 }
 
 // checkRunc makes sure the real runc exists, is executable and is not

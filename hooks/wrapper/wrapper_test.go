@@ -68,6 +68,11 @@ type env struct {
 	calls   []execCall
 	stderr  bytes.Buffer
 	orig    []byte
+	// overlays are the Overlay calls: the copy runc reads, and the file
+	// it is mounted over.
+	overlays [][2]string
+	// runcHelp is what `runc CMD --help` prints.
+	runcHelp string
 }
 
 func newEnv(t *testing.T, failMode string, serve bool) *env {
@@ -142,12 +147,30 @@ func (e *env) wrapper(args []string) *Wrapper {
 		return nil
 	}
 	w.Filter = fakeSeccomp
+	w.Overlay = func(cp, target string) error {
+		e.overlays = append(e.overlays, [2]string{cp, target})
+		return nil
+	}
+	w.RuncHelp = func(runc, cmd string) ([]byte, error) {
+		if runc != e.runc {
+			e.t.Errorf("help asked of %s, want %s", runc, e.runc)
+		}
+		return []byte(e.runcHelp), nil
+	}
 	return w
 }
 
+// spec is the spec runc reads: the private copy put over the bundle's
+// config.json.
 func (e *env) spec() *specs.Spec {
 	e.t.Helper()
-	data, err := os.ReadFile(filepath.Join(e.bundle, "config.json"))
+	if len(e.overlays) != 1 {
+		e.t.Fatalf("%d overlays, want 1: %v", len(e.overlays), e.overlays)
+	}
+	if want := filepath.Join(e.bundle, "config.json"); e.overlays[0][1] != want {
+		e.t.Errorf("overlay target = %s, want %s", e.overlays[0][1], want)
+	}
+	data, err := os.ReadFile(e.overlays[0][0])
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -217,6 +240,7 @@ func TestCreateInjectsDecision(t *testing.T) {
 		t.Fatalf("Run: %v\nstderr: %s", err, e.stderr.String())
 	}
 	e.assertExecOriginal(args)
+	e.assertUnchanged()
 
 	decides := e.backend.Decides()
 	if len(decides) != 1 {
@@ -237,7 +261,7 @@ func TestCreateInjectsDecision(t *testing.T) {
 	if !contains(s.Linux.MaskedPaths, "/etc/shadow") {
 		t.Errorf("maskedPaths = %v", s.Linux.MaskedPaths)
 	}
-	wantAnn := map[string]string{"io.example/owner": "team-a", "confine.profile": "web", "confine.mode": "enforce", "confine.digest": profiles.Digest(webProfile()), "confine.decision": "confined"}
+	wantAnn := map[string]string{"io.example/owner": "team-a", "confine.profile": "web", "confine.mode": "enforce", "confine.digest": profiles.Digest(webProfile()), "confine.decision": "confined", "confine.runc.root": "/run/containerd/runc/default"}
 	if diff := cmp.Diff(wantAnn, s.Annotations); diff != "" {
 		t.Errorf("annotations (-want +got):\n%s", diff)
 	}
@@ -275,6 +299,7 @@ func TestCreateForms(t *testing.T) {
 				t.Fatalf("Run: %v", err)
 			}
 			e.assertExecOriginal(args)
+			e.assertUnchanged()
 			if e.spec().Annotations["confine.profile"] != "web" || len(e.backend.Decides()) != 1 {
 				t.Error("not injected")
 			}
@@ -305,6 +330,9 @@ func TestPassThrough(t *testing.T) {
 			e.assertExecOriginal(args)
 			if n := len(e.backend.Decides()); n != 0 {
 				t.Errorf("confined asked %d times", n)
+			}
+			if len(e.overlays) != 0 {
+				t.Errorf("overlays %v", e.overlays)
 			}
 			e.assertUnchanged()
 		})
@@ -356,15 +384,6 @@ func TestCreateRefusals(t *testing.T) {
 			wantErr: `refusing to create container default/c1: confined: profile "nope" named by label confine.profile does not exist`,
 		},
 		{
-			name: "bundle without config.json", failMode: config.FailOpen, serve: true,
-			setup: func(e *env, w *Wrapper) []string {
-				os.Remove(filepath.Join(e.bundle, "config.json"))
-				e.orig = nil
-				return nil
-			},
-			wantErr: "container c1: reading {bundle}/config.json: bundle has no config.json; nothing was changed",
-		},
-		{
 			name: "unparseable config.json", failMode: config.FailOpen, serve: true,
 			setup: func(e *env, w *Wrapper) []string {
 				e.orig = []byte(`{"ociVersion": "1.0.2", "process": `)
@@ -406,8 +425,9 @@ func TestCreateRefusals(t *testing.T) {
 			wantErr: "container c1: confine-hook not found (looked at [{hook}]); refusing to create it unwatched (fail_mode=closed)",
 		},
 		{
-			name: "unparseable create line, fail closed", failMode: config.FailClosed, serve: true,
+			name: "a flag runc knows and confine-runc does not, fail closed", failMode: config.FailClosed, serve: true,
 			setup: func(e *env, w *Wrapper) []string {
+				e.runcHelp = "OPTIONS:\n   --frobnicate  a flag of a newer runc\n"
 				return e.containerdArgs("create", "--frobnicate", "--bundle", e.bundle, "c1")
 			},
 			wantErr: `cannot inject a profile: unparseable runc command line: create: unknown flag "--frobnicate"; refusing to create the container (fail_mode=closed)`,
@@ -438,8 +458,8 @@ func TestCreateRefusals(t *testing.T) {
 			if !errors.Is(err, ErrRefused) {
 				t.Fatalf("Run = %v, want ErrRefused", err)
 			}
-			if len(e.calls) != 0 {
-				t.Fatalf("runc was exec'd: %+v", e.calls)
+			if len(e.calls) != 0 || len(e.overlays) != 0 {
+				t.Fatalf("runc was exec'd: %+v, overlays %v", e.calls, e.overlays)
 			}
 			want := "confine-runc: " + strings.NewReplacer("{run}", e.cfg.RunDir, "{bundle}", e.bundle, "{runc}", e.runc, "{hook}", e.hook).Replace(tt.wantErr)
 			if got := e.lastLogError(); !strings.HasPrefix(got, want) {
@@ -490,8 +510,9 @@ func TestFailOpen(t *testing.T) {
 			wantLog: "confine-hook not found",
 		},
 		{
-			name: "unparseable create line: passed through untouched",
+			name: "a flag runc knows and confine-runc does not: passed through untouched",
 			setup: func(e *env, w *Wrapper) []string {
+				e.runcHelp = "OPTIONS:\n   --frobnicate value, -f value  a flag of a newer runc\n"
 				return e.containerdArgs("create", "--frobnicate", "c1")
 			},
 			wantLog: `cannot inject a profile: unparseable runc command line: create: unknown flag \"--frobnicate\"; running without one (fail_mode=open)`,
@@ -530,6 +551,47 @@ func TestFailOpen(t *testing.T) {
 				t.Errorf("hooks injected = %v, want %v", got, tt.wantHooks)
 			}
 		})
+	}
+}
+
+// Help, version and command lines runc refuses by itself reach runc
+// untouched, whatever the fail mode and whether confined is up: runc
+// prints its own text and exit status, and no container starts.
+func TestHelpAndUsageReachRunc(t *testing.T) {
+	tests := []struct {
+		name string
+		cmd  []string
+	}{
+		{name: "run -h", cmd: []string{"run", "-h"}},
+		{name: "create --help", cmd: []string{"create", "--help"}},
+		{name: "restore --help", cmd: []string{"restore", "--help"}},
+		{name: "help after the id", cmd: []string{"create", "c1", "--help"}},
+		{name: "global --help", cmd: []string{"--help", "create", "c1"}},
+		{name: "global --version", cmd: []string{"--version", "run", "c1"}},
+		{name: "create without id", cmd: []string{"create"}},
+		{name: "run with two ids", cmd: []string{"run", "a", "b"}},
+		{name: "flag without its value", cmd: []string{"create", "c1", "--bundle"}},
+		{name: "bad boolean", cmd: []string{"run", "--detach=maybe", "c1"}},
+		{name: "flag no runc knows", cmd: []string{"create", "--frobnicate", "c1"}},
+		{name: "id runc refuses", cmd: []string{"create", "../c1"}},
+		{name: "bundle without config.json", cmd: []string{"create", "--bundle", "/nonexistent", "c1"}},
+	}
+	for _, tt := range tests {
+		for _, fm := range []string{config.FailClosed, config.FailOpen} {
+			t.Run(tt.name+"/"+fm, func(t *testing.T) {
+				e := newEnv(t, fm, false)
+				e.runcHelp = "OPTIONS:\n   --bundle value, -b value  path to the root of the bundle directory\n"
+				args := e.containerdArgs(tt.cmd...)
+				if err := e.wrapper(args).Run(context.Background()); err != nil {
+					t.Fatalf("Run: %v\n%s", err, e.logText())
+				}
+				e.assertExecOriginal(args)
+				if len(e.overlays) != 0 || e.stderr.Len() != 0 {
+					t.Errorf("overlays %v, stderr %q", e.overlays, e.stderr.String())
+				}
+				e.assertUnchanged()
+			})
+		}
 	}
 }
 

@@ -92,6 +92,7 @@ type Status struct {
 type Container struct {
 	Namespace  string    `json:"namespace"`
 	ID         string    `json:"id"`
+	Root       string    `json:"root,omitempty"` // runc's --root, when the namespace does not say it (runc run by hand)
 	Name       string    `json:"name,omitempty"`
 	Image      string    `json:"image,omitempty"`
 	Profile    string    `json:"profile"`

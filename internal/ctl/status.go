@@ -83,6 +83,9 @@ func ps(e *env, args []string) error {
 	t := newTable(e.stdout, "CONTAINER", "IMAGE", "PROFILE", "MODE", "PROCS", "VIOLATIONS", "STATUS", "NOTES")
 	for _, ct := range cs {
 		id := ct.Namespace + "/" + ct.ID
+		if ct.Root != "" {
+			id += "@" + ct.Root
+		}
 		if ct.Name != "" {
 			id += " (" + ct.Name + ")"
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/confinehq/confine/hooks"
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/version"
 	"github.com/confinehq/confine/profiles"
@@ -58,7 +59,7 @@ func (b backend) Hook(ctx context.Context, req api.HookRequest) error {
 	case api.StageCreateRuntime:
 		return d.registerFromHook(ctx, ns, req.State)
 	case api.StagePoststop:
-		d.unregister(ns, req.State.ID, "poststop hook")
+		d.unregisterKey(containerKey(ns, req.State.ID, hooks.QualifyingRoot(ns, req.State.Annotations[hooks.AnnotationRuncRoot])), "poststop hook")
 		return nil
 	}
 	return fmt.Errorf("unknown hook stage %q", req.Stage)

@@ -10,10 +10,13 @@ import (
 	"github.com/confinehq/confine/hooks"
 )
 
-// bundleAnnotations reads the annotations confine-runc wrote into the
-// bundle's config.json of a running container. containerd keeps its own
-// copy of the spec, without them; the bundle is the shim's working
-// directory, and the shim is the parent of the container's init.
+// bundleAnnotations reads the annotations confine-runc gave a running
+// container. containerd keeps its own copy of the spec, without them; the
+// bundle is the shim's working directory, and the shim is the parent of
+// the container's init. confine-runc leaves the bundle as the user wrote
+// it and keeps the spec runc read in a private copy under run_dir
+// (hooks.FindCopy); a bundle edited in place by an older confine-runc is
+// read as before.
 func (m *monitor) bundleAnnotations(pid int, id string) (map[string]string, string) {
 	p, err := m.fs.Proc(pid)
 	if err != nil {
@@ -27,7 +30,11 @@ func (m *monitor) bundleAnnotations(pid int, id string) (map[string]string, stri
 	if err != nil || filepath.Base(bundle) != id {
 		return nil, ""
 	}
-	f, err := os.Open(filepath.Join(m.fs.Path(strconv.Itoa(st.PPID), "cwd"), "config.json"))
+	path := filepath.Join(m.fs.Path(strconv.Itoa(st.PPID), "cwd"), "config.json")
+	if cp, _ := hooks.FindCopy(m.d.cfg.RunDir, bundle, id); cp != "" {
+		path = cp
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, bundle
 	}

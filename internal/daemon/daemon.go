@@ -313,7 +313,8 @@ func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) 
 		p.Mode = m
 	}
 	c := &container{
-		Namespace: ns, ID: st.ID, Pid: st.Pid, Annotations: st.Annotations,
+		Namespace: ns, ID: st.ID, Root: hooks.QualifyingRoot(ns, st.Annotations[hooks.AnnotationRuncRoot]),
+		Pid: st.Pid, Annotations: st.Annotations,
 		Injected: st.Annotations[profiles.AnnotationDigest] != "",
 		Source:   sourceHook, Status: "created", Since: time.Now(),
 	}
@@ -364,10 +365,17 @@ func (d *Daemon) enrich(ctx context.Context, ns, id string) {
 	}
 }
 
-// unregister forgets a container.
+// unregister forgets a container, found as registry.get finds it.
 func (d *Daemon) unregister(ns, id, why string) {
+	if c := d.reg.get(ns, id); c != nil {
+		d.unregisterKey(c.key(), why)
+	}
+}
+
+// unregisterKey forgets the container of key.
+func (d *Daemon) unregisterKey(key, why string) {
 	d.mu.Lock()
-	c := d.reg.remove(ns, id)
+	c := d.reg.remove(key)
 	d.mu.Unlock()
 	if c != nil {
 		if c.egress != nil {
@@ -377,10 +385,10 @@ func (d *Daemon) unregister(ns, id, why string) {
 			_ = c.guard.Close()
 		}
 		d.mon.untrack(c)
-		if d.docker != nil && ns == d.docker.ns {
-			d.docker.resolver.Forget(id)
+		if d.docker != nil && c.Namespace == d.docker.ns {
+			d.docker.resolver.Forget(c.ID)
 		}
-		d.log.Info("container forgotten", "namespace", ns, "container", id, "why", why)
+		d.log.Info("container forgotten", "namespace", c.Namespace, "container", c.ID, "root", c.Root, "why", why)
 	}
 }
 
@@ -540,10 +548,10 @@ func (d *Daemon) resync(list []watch.Container) {
 	}
 	for _, c := range d.reg.all() {
 		if !seen[c.key()] && c.Source != sourceHook {
-			d.unregister(c.Namespace, c.ID, "gone from containerd at resync")
+			d.unregisterKey(c.key(), "gone from containerd at resync")
 		}
 		if !seen[c.key()] && c.Source == sourceHook && time.Since(c.Since) > 30*time.Second {
-			d.unregister(c.Namespace, c.ID, "gone from containerd at resync")
+			d.unregisterKey(c.key(), "gone from containerd at resync")
 		}
 	}
 	d.log.Info("resynced with containerd", "containers", len(list), "watched", len(d.reg.all()))

@@ -22,6 +22,7 @@ const (
 type container struct {
 	Namespace   string
 	ID          string
+	Root        string // runc's --root when it is part of the identity (hooks.QualifyingRoot)
 	Name        string
 	Image       string
 	Labels      map[string]string
@@ -44,7 +45,16 @@ type container struct {
 	guard       *fanotify.Guard
 }
 
-func (c *container) key() string { return c.Namespace + "/" + c.ID }
+func (c *container) key() string { return containerKey(c.Namespace, c.ID, c.Root) }
+
+// containerKey is a container's identity: namespace/id, and @root when
+// runc's root is not the namespace's own (two roots, two containers).
+func containerKey(ns, id, root string) string {
+	if root == "" {
+		return ns + "/" + id
+	}
+	return ns + "/" + id + "@" + root
+}
 
 // registry holds the watched containers.
 type registry struct {
@@ -54,13 +64,28 @@ type registry struct {
 
 func newRegistry() *registry { return &registry{m: map[string]*container{}} }
 
+// get finds namespace/id; failing that, the one container of that
+// namespace and id registered under a runc root (none when two roots hold
+// the id: only their full keys tell them apart).
 func (r *registry) get(ns, id string) *container {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.m[ns+"/"+id]
+	if c := r.m[ns+"/"+id]; c != nil {
+		return c
+	}
+	var found *container
+	for _, c := range r.m {
+		if c.Root != "" && c.Namespace == ns && c.ID == id {
+			if found != nil {
+				return nil
+			}
+			found = c
+		}
+	}
+	return found
 }
 
-// getKey finds a record by "namespace/id".
+// getKey finds a record by its key (container.key).
 func (r *registry) getKey(key string) *container {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -73,11 +98,12 @@ func (r *registry) put(c *container) {
 	r.m[c.key()] = c
 }
 
-func (r *registry) remove(ns, id string) *container {
+// remove forgets the record of key.
+func (r *registry) remove(key string) *container {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c := r.m[ns+"/"+id]
-	delete(r.m, ns+"/"+id)
+	c := r.m[key]
+	delete(r.m, key)
 	return c
 }
 
@@ -95,7 +121,7 @@ func (r *registry) all() []*container {
 
 func (c *container) apiView() api.Container {
 	v := api.Container{
-		Namespace: c.Namespace, ID: c.ID, Name: c.Name, Image: c.Image,
+		Namespace: c.Namespace, ID: c.ID, Root: c.Root, Name: c.Name, Image: c.Image,
 		Digest: c.Digest, Pid: c.Pid, Processes: c.Processes, Violations: c.Violations,
 		Injected: c.Injected, Source: c.Source, Status: c.Status, KillReason: c.KillReason,
 		Since: c.Since, Notes: append([]string(nil), c.Notes...),

@@ -49,6 +49,13 @@ var debianPackages = map[string]string{
 	"dockerd":                 "docker.io",
 	"journalctl":              "systemd",
 	"nft":                     "nftables",
+	"bats":                    "bats",
+	"gawk":                    "gawk",
+	"jq":                      "jq",
+	"script":                  "bsdutils",
+	"gcc":                     "gcc",
+	"criu":                    "criu",
+	"xz":                      "xz-utils",
 }
 
 // RequireTools skips the test unless every tool is found: a name with a slash
