@@ -1,8 +1,10 @@
 // Package hooks is the injection side of confine: it parses runc's command
-// line, edits a bundle's config.json through spec Modifiers (seccomp filter,
-// OCI hooks, no-new-privileges, masked and read-only paths, annotations)
-// without losing fields it does not model, reads the OCI state that runc
-// gives hooks, and writes errors the way runc does so containerd shows them.
+// line, edits a bundle's spec through spec Modifiers (seccomp filter, OCI
+// hooks, no-new-privileges, masked and read-only paths, annotations)
+// without losing fields it does not model, renders it into a private copy
+// under run_dir (the user's bundle is never written), reads the OCI state
+// that runc gives hooks, and writes errors the way runc does so containerd
+// shows them.
 //
 // confine-runc (see package hooks/wrapper) and confine-hook build on it.
 package hooks

@@ -177,17 +177,36 @@ func sameDir(a, b string) bool {
 // state yet.
 const StaleCopyAge = 10 * time.Minute
 
+// pruneStamp, in run_dir/runc, records the last PruneCopies pass.
+const pruneStamp = ".pruned"
+
+// PruneEvery is how often PruneCopies walks the copies; calls in between
+// return at once (one stat), keeping the create path short.
+const PruneEvery = time.Minute
+
 // PruneCopies removes the copies of containers runc no longer knows (no
-// <root>/<id> state directory) that are older than StaleCopyAge. It
-// returns how many it removed; errors are ignored (the next call retries).
+// <root>/<id> state directory) that are older than StaleCopyAge, at most
+// once every PruneEvery. It returns how many it removed; errors are
+// ignored (a later call retries).
 func PruneCopies(runDir string, now time.Time) int {
 	base := filepath.Join(runDir, CopiesDir)
+	stamp := filepath.Join(base, pruneStamp)
+	if st, err := os.Stat(stamp); err == nil && now.Sub(st.ModTime()) < PruneEvery && !st.ModTime().After(now) {
+		return 0
+	}
 	roots, err := os.ReadDir(base)
 	if err != nil {
 		return 0
 	}
+	if f, err := os.OpenFile(stamp, os.O_WRONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+		_ = os.Chtimes(stamp, now, now)
+	}
 	n := 0
 	for _, r := range roots {
+		if !r.IsDir() {
+			continue
+		}
 		ids, err := os.ReadDir(filepath.Join(base, r.Name()))
 		if err != nil {
 			continue

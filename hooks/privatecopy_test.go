@@ -84,18 +84,38 @@ func TestPruneCopies(t *testing.T) {
 		}
 	}
 	old := time.Now().Add(-time.Hour)
-	for _, id := range []string{"alive", "gone"} {
+	age := func(id string) {
 		if err := os.Chtimes(CopyDir(run, root, id), old, old); err != nil {
 			t.Fatal(err)
 		}
 	}
+	kept := func(want map[string]bool) {
+		t.Helper()
+		for id, w := range want {
+			_, err := os.Stat(CopyDir(run, root, id))
+			if (err == nil) != w {
+				t.Errorf("%s kept = %v, want %v", id, err == nil, w)
+			}
+		}
+	}
+	age("alive")
+	age("gone")
+	// runc knows "alive"; "young" may be a create in flight.
 	if n := PruneCopies(run, time.Now()); n != 1 {
 		t.Errorf("pruned %d, want 1", n)
 	}
-	for id, want := range map[string]bool{"alive": true, "gone": false, "young": true} {
-		_, err := os.Stat(CopyDir(run, root, id))
-		if (err == nil) != want {
-			t.Errorf("%s kept = %v, want %v", id, err == nil, want)
-		}
+	kept(map[string]bool{"alive": true, "gone": false, "young": true})
+
+	// At most one pass every PruneEvery.
+	age("young")
+	if err := os.RemoveAll(filepath.Join(root, "alive")); err != nil {
+		t.Fatal(err)
 	}
+	if n := PruneCopies(run, time.Now()); n != 0 {
+		t.Errorf("a second pass within PruneEvery pruned %d", n)
+	}
+	if n := PruneCopies(run, time.Now().Add(2*PruneEvery)); n != 2 {
+		t.Errorf("a pass after PruneEvery pruned %d, want 2", n)
+	}
+	kept(map[string]bool{"alive": false, "young": false})
 }
