@@ -42,7 +42,12 @@ func (d *Daemon) startGuard(c *container, bundle string) {
 		return
 	}
 	var mounts []string
-	if spec, err := readSpec(filepath.Join(bundle, "config.json")); err == nil {
+	// The spec runc read: confine-runc's private copy, else the bundle's.
+	specPath := filepath.Join(bundle, "config.json")
+	if cp, _ := hooks.FindCopy(d.cfg.RunDir, bundle, c.ID); cp != "" {
+		specPath = cp
+	}
+	if spec, err := readSpec(specPath); err == nil {
 		mounts = fanotify.MountsFromSpec(spec)
 	}
 	g, err := fanotify.NewGuard(fanotify.GuardConfig{
