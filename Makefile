@@ -11,6 +11,8 @@ BINARIES   := confined confine-runc confine-hook confinectl
 DEB_DEPS   := containerd runc libseccomp-dev busybox-static pkg-config strace iproute2 systemd docker.io lintian rpm
 # runc's own integration suite (make test-runc-suite): bats and what its helpers call.
 DEB_DEPS   += bats gawk jq bsdutils gcc criu xz-utils
+# profiles pushed to and pulled from a real registry (profiles/ociprofile, e2e fleet test).
+DEB_DEPS   += docker-registry
 FUZZTIME   ?= 10s
 export CGO_ENABLED := 1
 

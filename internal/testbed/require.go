@@ -56,6 +56,7 @@ var debianPackages = map[string]string{
 	"gcc":                     "gcc",
 	"criu":                    "criu",
 	"xz":                      "xz-utils",
+	"docker-registry":         "docker-registry",
 }
 
 // RequireTools skips the test unless every tool is found: a name with a slash
