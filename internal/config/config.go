@@ -51,6 +51,14 @@ type Config struct {
 	// DockerNamespace is the containerd namespace dockerd uses.
 	DockerNamespace string `toml:"docker_namespace" json:"docker_namespace"`
 
+	// Fleets: profiles pulled from OCI registries (sources.go).
+	ProfileSources   []string `toml:"profile_sources" json:"profile_sources"`
+	ProfilePoll      Duration `toml:"profile_poll" json:"profile_poll"`
+	RequireSignature bool     `toml:"require_signature" json:"require_signature"`
+	SignatureKeys    []string `toml:"signature_keys" json:"signature_keys"`
+	RegistryAuthFile string   `toml:"registry_auth_file" json:"registry_auth_file"`
+	RegistryCAFiles  []string `toml:"registry_ca_files" json:"registry_ca_files"`
+
 	// Path is the file the configuration was read from ("" for defaults).
 	Path string `toml:"-" json:"path"`
 }
@@ -88,6 +96,10 @@ func Default() *Config {
 		DockerSocket:      "/run/docker.sock",
 		DockerDataRoot:    "/var/lib/docker",
 		DockerNamespace:   "moby",
+		ProfileSources:    []string{},
+		ProfilePoll:       Duration{time.Minute},
+		SignatureKeys:     []string{},
+		RegistryCAFiles:   []string{},
 	}
 }
 
@@ -183,6 +195,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RescanInterval.Duration < 100*time.Millisecond {
 		return fmt.Errorf("key rescan_interval: %s is below the 100ms minimum", c.RescanInterval)
+	}
+	if err := c.validateSources(); err != nil {
+		return err
 	}
 	for _, s := range c.AlertSinks {
 		switch {
