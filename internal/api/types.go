@@ -86,6 +86,20 @@ type Status struct {
 	ProfileErrors       []string       `json:"profileErrors,omitempty"`
 	Violations          int            `json:"violations"`
 	Kills               int            `json:"kills"`
+	// ProfileSources are the OCI registries profiles are pulled from.
+	ProfileSources []ProfileSource `json:"profileSources,omitempty"`
+}
+
+// ProfileSource is one entry of profile_sources: what is in force from it
+// and how its last poll went.
+type ProfileSource struct {
+	Source      string    `json:"source"`
+	Profile     string    `json:"profile,omitempty"`
+	Digest      string    `json:"digest,omitempty"` // manifest digest in force ("" = nothing pulled yet)
+	Signed      bool      `json:"signed"`
+	LastPoll    time.Time `json:"lastPoll,omitempty"`
+	LastSuccess time.Time `json:"lastSuccess,omitempty"`
+	LastError   string    `json:"lastError,omitempty"`
 }
 
 // Container is one watched container as confinectl ps shows it.

@@ -76,6 +76,7 @@ func (b backend) Status(ctx context.Context) (*api.Status, error) {
 		ContainersByMode:    map[string]int{},
 		Profiles:            d.profiles.Current().Len(),
 		ProfileErrors:       d.profiles.Errors(),
+		ProfileSources:      d.fleet.status(),
 	}
 	for _, c := range d.reg.all() {
 		st.Containers++

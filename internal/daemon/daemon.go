@@ -37,6 +37,7 @@ type Daemon struct {
 	metrics  *metrics
 	learner  *learner
 	docker   *dockerView
+	fleet    *fleet // profile_sources (sources.go); nil without
 
 	seccompListener *notify.Listener
 	seccompCh       chan seccompEvent
@@ -85,6 +86,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.fleet, err = newFleet(cfg, log, d.metrics, d.alerts); err != nil {
+		return nil, err
+	}
+	if d.fleet != nil {
+		d.profiles.cache = d.fleet.dir
+	}
 	return d, nil
 }
 
@@ -125,6 +132,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if d.fleet != nil {
+		d.fleet.run(runCtx)
+	}
 	if d.cfg.MetricsAddress != "" {
 		if err := d.metrics.serve(runCtx, d.cfg.MetricsAddress); err != nil {
 			return fmt.Errorf("serving metrics on %s: %w", d.cfg.MetricsAddress, err)

@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/confinehq/confine/profiles"
-	"github.com/confinehq/confine/seccomp/profilecheck"
 )
 
 // profileSource keeps the last good profile set. A reload that finds bad
@@ -20,6 +19,9 @@ import (
 type profileSource struct {
 	dir string
 	log *slog.Logger
+	// cache is the directory of profiles pulled from profile_sources
+	// (sources.go), loaded with dir; "" without sources.
+	cache string
 
 	mu     sync.RWMutex
 	set    *profiles.Set
@@ -49,8 +51,8 @@ func (s *profileSource) Errors() []string {
 // Load (re)reads the directory. It returns the error messages and whether
 // the set changed.
 func (s *profileSource) Load() ([]string, bool) {
-	stamp := dirStamp(s.dir)
-	set, errs := profiles.LoadDir(s.dir, profilecheck.Options())
+	stamp := dirStamp(s.dir) + dirStamp(s.cache)
+	set, errs := loadProfileDirs(s.dir, s.cache)
 	msgs := make([]string, 0, len(errs))
 	for _, e := range errs {
 		msgs = append(msgs, e.Error())
@@ -73,7 +75,7 @@ func (s *profileSource) Load() ([]string, bool) {
 
 // Changed reports whether the directory looks different from the last load.
 func (s *profileSource) Changed() bool {
-	st := dirStamp(s.dir)
+	st := dirStamp(s.dir) + dirStamp(s.cache)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return st != s.stamp
@@ -114,6 +116,9 @@ func fingerprint(s *profiles.Set) string {
 
 // dirStamp fingerprints names, sizes and mtimes of the profile files.
 func dirStamp(dir string) string {
+	if dir == "" {
+		return ""
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return "err:" + err.Error()
