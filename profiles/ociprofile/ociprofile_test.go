@@ -105,7 +105,7 @@ func TestPayloadRoundTrip(t *testing.T) {
 }
 
 // keyPair writes a cosign-style key pair (PKCS#8 private, PKIX public).
-func keyPair(t *testing.T, dir, name string) (string, string) {
+func keyPair(t testing.TB, dir, name string) (string, string) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
