@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -52,9 +51,12 @@ type remoteSource struct {
 	ref ociprofile.Ref
 	key string // cache file stem
 
-	mu      sync.Mutex
-	st      api.ProfileSource
-	refused string // digest refused last (alerted once)
+	mu sync.Mutex
+	st api.ProfileSource
+	// The digest refused last and why: a refusal is alerted once, and
+	// the digest is checked again at every poll (a signature may be added
+	// later).
+	refused, refusedErr string
 }
 
 // cacheMeta is <key>.json next to <key>.yaml.
@@ -150,21 +152,17 @@ func (f *fleet) pollOnce(ctx context.Context, s *remoteSource) bool {
 	defer cancel()
 	dg, err := f.client.Resolve(pctx, s.ref)
 	s.mu.Lock()
-	cur, refused := s.st.Digest, s.refused
+	cur := s.st.Digest
 	s.st.LastPoll = now
 	s.mu.Unlock()
 	if err != nil {
 		// Registry down or unreachable: nothing changes.
-		f.result(s, "error", err, "")
+		f.result(s, "error", err)
 		f.log.Warn("profile source unreachable; keeping the last good profile", "source", s.raw, "digest", cur, "error", err)
 		return false
 	}
 	if dg == cur {
-		f.result(s, "unchanged", nil, "")
-		return false
-	}
-	if dg == refused {
-		f.result(s, "refused", errors.New(f.lastError(s)), "")
+		f.result(s, "unchanged", nil)
 		return false
 	}
 	pinned := s.ref
@@ -178,11 +176,11 @@ func (f *fleet) pollOnce(ctx context.Context, s *remoteSource) bool {
 		return false
 	}
 	if err := f.install(s, p, prof); err != nil {
-		f.result(s, "error", err, "")
+		f.result(s, "error", err)
 		f.log.Error("profile source: writing the cache", "source", s.raw, "error", err)
 		return false
 	}
-	f.result(s, "updated", nil, "")
+	f.result(s, "updated", nil)
 	f.log.Info("profile source updated", "source", s.raw, "digest", p.ManifestDigest, "previous", cur, "profile", prof.Name, "signed", p.Signed)
 	return true
 }
@@ -216,7 +214,7 @@ func (f *fleet) install(s *remoteSource, p *ociprofile.Pulled, prof *profiles.Pr
 	}
 	s.mu.Lock()
 	old := s.st
-	s.st.Digest, s.st.Profile, s.st.Signed, s.refused = p.ManifestDigest, prof.Name, p.Signed, ""
+	s.st.Digest, s.st.Profile, s.st.Signed, s.refused, s.refusedErr = p.ManifestDigest, prof.Name, p.Signed, "", ""
 	s.mu.Unlock()
 	if old.Digest != "" {
 		f.info.DeleteLabelValues(s.raw, old.Digest, old.Profile)
@@ -225,13 +223,17 @@ func (f *fleet) install(s *remoteSource, p *ociprofile.Pulled, prof *profiles.Pr
 	return nil
 }
 
-// refuse records a refused artifact and alerts once per digest.
+// refuse records a refused artifact and alerts once per digest and reason.
 func (f *fleet) refuse(s *remoteSource, dg string, err error) {
 	s.mu.Lock()
 	cur := s.st.Digest
-	s.refused = dg
+	again := s.refused == dg && s.refusedErr == err.Error()
+	s.refused, s.refusedErr = dg, err.Error()
 	s.mu.Unlock()
-	f.result(s, "refused", err, dg)
+	f.result(s, "refused", err)
+	if again {
+		return
+	}
 	msg := fmt.Sprintf("profile source %s: %s refused, keeping %s: %v", s.raw, dg, orNone(cur), err)
 	f.log.Error("profile source refused", "source", s.raw, "digest", dg, "keeping", cur, "error", err)
 	f.alerts.emit(&alert.Alert{
@@ -248,7 +250,7 @@ func orNone(s string) string {
 }
 
 // result updates the status and metrics of a poll.
-func (f *fleet) result(s *remoteSource, what string, err error, _ string) {
+func (f *fleet) result(s *remoteSource, what string, err error) {
 	f.polls.WithLabelValues(s.raw, what).Inc()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -261,12 +263,6 @@ func (f *fleet) result(s *remoteSource, what string, err error, _ string) {
 	s.st.LastSuccess = s.st.LastPoll
 	f.up.WithLabelValues(s.raw).Set(1)
 	f.success.WithLabelValues(s.raw).Set(float64(s.st.LastPoll.Unix()))
-}
-
-func (f *fleet) lastError(s *remoteSource) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.st.LastError
 }
 
 // status is what confinectl status shows per source.
