@@ -33,10 +33,12 @@ type Injection struct {
 }
 
 // Modifiers returns the modifiers for the injection, in the order they
-// apply: seccomp, no-new-privileges, file hardening, hooks, annotations.
+// apply: seccomp, no-new-privileges, capabilities, file hardening, hooks,
+// annotations.
 //
 // Mode policy: the seccomp filter is what package seccomp generated for
-// the profile's mode. no-new-privileges and masked/read-only paths deny
+// the profile's mode. no-new-privileges, the capability drop and
+// masked/read-only paths deny
 // access outright, so they are injected in enforce mode only; in learn and
 // monitor modes nothing may be denied, and the monitor reports instead.
 // Hooks and annotations go in for every mode.
@@ -48,8 +50,14 @@ func (in Injection) Modifiers() (Modifiers, error) {
 	enforce := p.Mode == profiles.ModeEnforce
 	var ms Modifiers
 	ms = append(ms, Seccomp{Filter: in.Seccomp, ListenerPath: in.ListenerPath})
-	if enforce && p.Privileges.NoNewPrivileges != nil && *p.Privileges.NoNewPrivileges {
+	if enforce && p.Privileges.ForcesNoNewPrivileges() {
 		ms = append(ms, NoNewPrivileges{})
+	}
+	if enforce && p.Privileges.Capabilities != nil {
+		// Least privilege at create: what the profile does not list is
+		// gone from every set, so the kernel refuses it (the monitor
+		// still reports effective capabilities beyond the list).
+		ms = append(ms, DropCapabilities{Keep: p.Privileges.Capabilities})
 	}
 	if enforce {
 		ms = append(ms, FileHardening{Deny: p.Files.Deny, ReadOnly: p.Files.ReadOnly})

@@ -214,3 +214,55 @@ func (m Annotations) Modify(s *specs.Spec) error {
 	}
 	return nil
 }
+
+// DropCapabilities keeps only the capabilities in Keep (profile syntax,
+// "NET_BIND_SERVICE" or "CAP_NET_BIND_SERVICE") in all five sets of
+// process.capabilities: bounding, effective, permitted, inheritable and
+// ambient. It only ever removes: a capability the spec did not grant is
+// not added. A spec without process.capabilities gets Keep in every set
+// but ambient (runc would otherwise leave the process every capability).
+type DropCapabilities struct {
+	Keep []string
+}
+
+// Modify narrows the sets.
+func (m DropCapabilities) Modify(s *specs.Spec) error {
+	if s.Process == nil {
+		return errors.New("dropping capabilities: the spec has no process section")
+	}
+	keep := map[string]bool{}
+	var list []string
+	for _, c := range m.Keep {
+		n := "CAP_" + profiles.NormalizeCapability(c)
+		if _, ok := profiles.CapabilityBit(n); !ok {
+			return fmt.Errorf("dropping capabilities: unknown capability %q", c)
+		}
+		if !keep[n] {
+			keep[n] = true
+			list = append(list, n)
+		}
+	}
+	caps := s.Process.Capabilities
+	if caps == nil {
+		s.Process.Capabilities = &specs.LinuxCapabilities{
+			Bounding: slices.Clone(list), Effective: slices.Clone(list),
+			Permitted: slices.Clone(list), Inheritable: []string{},
+		}
+		return nil
+	}
+	narrow := func(set []string) []string {
+		out := []string{}
+		for _, c := range set {
+			if keep["CAP_"+profiles.NormalizeCapability(c)] {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	caps.Bounding = narrow(caps.Bounding)
+	caps.Effective = narrow(caps.Effective)
+	caps.Permitted = narrow(caps.Permitted)
+	caps.Inheritable = narrow(caps.Inheritable)
+	caps.Ambient = narrow(caps.Ambient)
+	return nil
+}

@@ -32,6 +32,14 @@ func (p *Profile) Clone() *Profile {
 	if p.Privileges.NoNewPrivileges != nil {
 		cp.Privileges.NoNewPrivileges = Bool(*p.Privileges.NoNewPrivileges)
 	}
+	for _, r := range PrivilegeRules {
+		if f := cp.Privileges.Rule(r); *f != nil {
+			*f = Bool(**f)
+		}
+	}
+	if p.Seccomp.Families != nil {
+		cp.Seccomp.Families = Bool(*p.Seccomp.Families)
+	}
 	return &cp
 }
 

@@ -80,6 +80,9 @@ type Profile struct {
 	Network     Network    `yaml:"network,omitempty" json:"network,omitempty"`
 	Privileges  Privileges `yaml:"privileges,omitempty" json:"privileges,omitempty"`
 	OnViolation string     `yaml:"onViolation,omitempty" json:"onViolation,omitempty"`
+	// ExecSessions is the policy for processes started with `runc exec`
+	// (docker exec, ctr task exec): deny, profile or audit ("" = profile).
+	ExecSessions string `yaml:"execSessions,omitempty" json:"execSessions,omitempty"`
 
 	// Source is the file the profile was read from ("embedded" for the
 	// built-in baseline). It is not part of the schema.
@@ -107,12 +110,22 @@ type Seccomp struct {
 	Allow List `yaml:"allow,omitempty" json:"allow,omitempty"`
 	// Deny lists syscalls that are denied even if Base allows them.
 	Deny List `yaml:"deny,omitempty" json:"deny,omitempty"`
+	// Families false keeps a learned allow list exactly as seen; by
+	// default (nil or true) learning adds the privilege-equivalent
+	// spellings of each syscall it saw (seccomp.Families). It is a
+	// learning option: it makes no filter by itself.
+	Families *bool `yaml:"families,omitempty" json:"families,omitempty"`
 }
 
-// IsZero reports a profile without a seccomp section.
+// IsZero reports a profile without a seccomp section (Families alone
+// makes no filter).
 func (s Seccomp) IsZero() bool {
 	return s.DefaultAction == "" && s.Base == "" && s.Allow == nil && s.Deny == nil
 }
+
+// LearnFamilies reports whether learning widens syscalls to their
+// privilege-equivalent spellings (the default).
+func (s Seccomp) LearnFamilies() bool { return s.Families == nil || *s.Families }
 
 // Exec lists the binaries that may run.
 type Exec struct {
@@ -153,11 +166,93 @@ type Privileges struct {
 	Capabilities List `yaml:"capabilities,omitempty" json:"capabilities,omitempty"`
 	// NoNewPrivileges is injected into the container's spec when true.
 	NoNewPrivileges *bool `yaml:"noNewPrivileges,omitempty" json:"noNewPrivileges,omitempty"`
+
+	// The privilege rules (SPEC section 8). false refuses what the rule
+	// names through the seccomp filter and reports it under the rule's
+	// name; nil (absent) or true places no restriction. Learned profiles
+	// set each one, true only when the workload did what it names.
+	// Ptrace: ptrace and process_vm_readv/writev.
+	Ptrace *bool `yaml:"ptrace,omitempty" json:"ptrace,omitempty"`
+	// Namespaces: setns, unshare, mount, umount, pivot_root, the new mount
+	// API, and clone with CLONE_NEW* flags.
+	Namespaces *bool `yaml:"namespaces,omitempty" json:"namespaces,omitempty"`
+	// RawSockets: socket() of family AF_PACKET or type SOCK_RAW/SOCK_PACKET.
+	RawSockets *bool `yaml:"rawSockets,omitempty" json:"rawSockets,omitempty"`
+	// Setid: chmod/fchmod/fchmodat setting S_ISUID or S_ISGID, and uid/gid
+	// transitions (the setuid family). false also forces no_new_privs.
+	Setid *bool `yaml:"setid,omitempty" json:"setid,omitempty"`
+	// Kernel: kernel modules, bpf, perf_event_open, keyctl, userfaultfd,
+	// and mknod of device nodes.
+	Kernel *bool `yaml:"kernel,omitempty" json:"kernel,omitempty"`
 }
 
 // IsZero reports a profile without a privileges section.
 func (p Privileges) IsZero() bool {
-	return p.AllowRoot == nil && p.Capabilities == nil && p.NoNewPrivileges == nil
+	return p.AllowRoot == nil && p.Capabilities == nil && p.NoNewPrivileges == nil &&
+		p.Ptrace == nil && p.Namespaces == nil && p.RawSockets == nil && p.Setid == nil && p.Kernel == nil
+}
+
+// Privilege rule names, as in alerts' CONFINE_RULE and the profile fields.
+const (
+	RulePtrace     = "ptrace"
+	RuleNamespaces = "namespaces"
+	RuleRawSockets = "rawSockets"
+	RuleSetid      = "setid"
+	RuleKernel     = "kernel"
+)
+
+// PrivilegeRules lists the rule names in the order of the schema.
+var PrivilegeRules = []string{RulePtrace, RuleNamespaces, RuleRawSockets, RuleSetid, RuleKernel}
+
+// Rule returns the field of a privilege rule by name (nil for an unknown
+// name or an absent field).
+func (p *Privileges) Rule(name string) **bool {
+	switch name {
+	case RulePtrace:
+		return &p.Ptrace
+	case RuleNamespaces:
+		return &p.Namespaces
+	case RuleRawSockets:
+		return &p.RawSockets
+	case RuleSetid:
+		return &p.Setid
+	case RuleKernel:
+		return &p.Kernel
+	}
+	return nil
+}
+
+// Denies reports whether the privilege rule name is explicitly off.
+func (p Privileges) Denies(name string) bool {
+	f := p.Rule(name)
+	return f != nil && *f != nil && !**f
+}
+
+// ForcesNoNewPrivileges reports whether the profile asks for no_new_privs:
+// noNewPrivileges: true, or setid: false (no uid transitions, so no setuid
+// executables either).
+func (p Privileges) ForcesNoNewPrivileges() bool {
+	return (p.NoNewPrivileges != nil && *p.NoNewPrivileges) || p.Denies(RuleSetid)
+}
+
+// Exec session policies (execSessions).
+const (
+	// ExecSessionsProfile holds runc exec processes to the profile like
+	// the workload (the default).
+	ExecSessionsProfile = "profile"
+	// ExecSessionsDeny kills every process started by runc exec.
+	ExecSessionsDeny = "deny"
+	// ExecSessionsAudit runs sessions under the profile's rules but
+	// reports what they do instead of killing.
+	ExecSessionsAudit = "audit"
+)
+
+// EffectiveExecSessions returns execSessions with its default.
+func (p *Profile) EffectiveExecSessions() string {
+	if p.ExecSessions == "" {
+		return ExecSessionsProfile
+	}
+	return p.ExecSessions
 }
 
 // EffectiveOnViolation returns the profile's onViolation with its default.

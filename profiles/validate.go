@@ -90,6 +90,11 @@ func validate(p *Profile, node *yaml.Node, file string, opts Options) ([]error, 
 	default:
 		c.errf("onViolation", -1, "%q is not kill or alert", p.OnViolation)
 	}
+	switch p.ExecSessions {
+	case "", ExecSessionsDeny, ExecSessionsProfile, ExecSessionsAudit:
+	default:
+		c.errf("execSessions", -1, "%q is not deny, profile or audit", p.ExecSessions)
+	}
 
 	// The whole seccomp section must turn into a filter runc can load
 	// (e.g. it may not deny the runtime's own floor).

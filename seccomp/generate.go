@@ -3,6 +3,7 @@ package seccomp
 import (
 	_ "embed"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -45,7 +46,10 @@ type plan struct {
 	// baseRules are the base's rules that are not plain allows (argument
 	// filters, explicit errno), minus names the profile lists itself.
 	baseRules []dockerRule
-	notes     []string
+	// guarded are syscalls the profile's privilege rules allow only for
+	// some arguments (see privileges.go).
+	guarded []guard
+	notes   []string
 }
 
 // Generate returns the OCI seccomp filter for the seccomp section of p on
@@ -93,7 +97,7 @@ func newPlan(p *profiles.Profile, goarch string) (*plan, error) {
 		}
 	}
 	allow := setOf(s.Allow)
-	nnp := p.Privileges.NoNewPrivileges != nil && *p.Privileges.NoNewPrivileges
+	nnp := p.Privileges.ForcesNoNewPrivileges()
 	runtimeFloor, earlyFloor := setOf(RuntimeFloor), setOf(EarlyInitFloor)
 	for i, n := range s.Deny {
 		switch {
@@ -183,6 +187,7 @@ func newPlan(p *profiles.Profile, goarch string) (*plan, error) {
 		}
 	}
 	pl.baseRules = kept
+	pl.applyPrivileges(p)
 	return pl, nil
 }
 
@@ -193,6 +198,9 @@ func (pl *plan) filter() *specs.LinuxSeccomp {
 	ruled := nameSet{}
 	for _, rule := range pl.baseRules {
 		ruled.add(rule.names)
+	}
+	for _, g := range pl.guarded {
+		ruled[g.name] = true
 	}
 
 	var enosys, eperm, kill nameSet = nameSet{}, nameSet{}, nameSet{}
@@ -250,6 +258,13 @@ func (pl *plan) filter() *specs.LinuxSeccomp {
 		sort.Strings(names)
 		out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: names, Action: rule.action, ErrnoRet: rule.errno, Args: rule.args})
 	}
+	if len(pl.guarded) > 0 {
+		refuse := specs.LinuxSyscall{Action: specs.ActErrno, ErrnoRet: uintPtr(errnoEPERM)}
+		if pl.action == profiles.ActionKill {
+			refuse = specs.LinuxSyscall{Action: specs.ActKillProcess}
+		}
+		out.Syscalls = append(out.Syscalls, guardRules(pl.guarded, specs.ActAllow, refuse)...)
+	}
 	if len(enosys) > 0 {
 		out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: enosys.sorted(), Action: specs.ActErrno, ErrnoRet: uintPtr(errnoENOSYS)})
 	}
@@ -299,6 +314,32 @@ func GenerateNotify(p *profiles.Profile, goarch string, known []string, listener
 				skip.add(r.names)
 			}
 		}
+		for _, g := range pl.guarded {
+			skip[g.name] = true // allowed but for the privileged arguments
+		}
+	}
+	// Privilege rules that are off report what they name: by name, or
+	// for the guarded syscalls with the refused arguments only. runc's
+	// own floors are never sent (its init may call setuid and setgroups
+	// under the filter when no_new_privs is off).
+	var gs []guard
+	if p != nil {
+		floors := setOf(RuntimeFloor, EarlyInitFloor)
+		for _, rule := range profiles.PrivilegeRules {
+			if !p.Privileges.Denies(rule) {
+				continue
+			}
+			for _, n := range privilegeNames[rule] {
+				if !floors[n] {
+					delete(skip, n)
+				}
+			}
+			for _, g := range guards {
+				if g.rule == rule && fam.isKnown(g.name) && skip[g.name] {
+					gs = append(gs, g)
+				}
+			}
+		}
 	}
 	var trap []string
 	for _, n := range fam.known {
@@ -313,6 +354,11 @@ func GenerateNotify(p *profiles.Profile, goarch string, known []string, listener
 	}
 	if len(trap) > 0 {
 		out.Syscalls = []specs.LinuxSyscall{{Names: trap, Action: specs.ActNotify}}
+	}
+	for _, g := range gs {
+		for _, args := range g.refused {
+			out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: []string{g.name}, Action: specs.ActNotify, Args: slices.Clone(args)})
+		}
 	}
 	return out, nil
 }
@@ -337,14 +383,20 @@ func GenerateEnforceNotify(p *profiles.Profile, goarch string, listenerPath stri
 	return f, nil
 }
 
-// notifyRefusals turns the rules of f that answer EPERM without argument
-// conditions into SCMP_ACT_NOTIFY rules for listenerPath, except for
-// write, which stays EPERM.
+// notifyRefusals turns the rules of f that answer EPERM into
+// SCMP_ACT_NOTIFY rules for listenerPath, except for write, which stays
+// EPERM.
 func notifyRefusals(f *specs.LinuxSeccomp, listenerPath string) {
 	f.ListenerPath = listenerPath
 	rules := make([]specs.LinuxSyscall, 0, len(f.Syscalls)+1)
 	for _, r := range f.Syscalls {
-		if r.Action != specs.ActErrno || r.ErrnoRet == nil || *r.ErrnoRet != errnoEPERM || len(r.Args) > 0 {
+		if r.Action != specs.ActErrno || r.ErrnoRet == nil || *r.ErrnoRet != errnoEPERM {
+			rules = append(rules, r)
+			continue
+		}
+		if len(r.Args) > 0 {
+			// A privilege rule's refused arguments (never write).
+			r.Action, r.ErrnoRet = specs.ActNotify, nil
 			rules = append(rules, r)
 			continue
 		}
