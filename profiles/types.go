@@ -228,6 +228,17 @@ func (p Privileges) Denies(name string) bool {
 	return f != nil && *f != nil && !**f
 }
 
+// DeniesAny reports whether any privilege rule is off: the profile then
+// needs a seccomp filter even without a seccomp section.
+func (p Privileges) DeniesAny() bool {
+	for _, r := range PrivilegeRules {
+		if p.Denies(r) {
+			return true
+		}
+	}
+	return false
+}
+
 // ForcesNoNewPrivileges reports whether the profile asks for no_new_privs:
 // noNewPrivileges: true, or setid: false (no uid transitions, so no setuid
 // executables either).

@@ -77,7 +77,9 @@ func Explain(p *profiles.Profile, goarch string) ([]string, error) {
 }
 
 func newPlan(p *profiles.Profile, goarch string) (*plan, error) {
-	if p == nil || p.Seccomp.IsZero() {
+	if p == nil || (p.Seccomp.IsZero() && !p.Privileges.DeniesAny()) {
+		// A profile whose privilege rules are off gets a filter for them
+		// even without a seccomp section (a deny list of what they name).
 		return nil, nil
 	}
 	fam, err := family(goarch)
@@ -191,6 +193,8 @@ func newPlan(p *profiles.Profile, goarch string) (*plan, error) {
 	return pl, nil
 }
 
+const socketcall = "socketcall"
+
 // filter builds the specs.LinuxSeccomp of the plan.
 func (pl *plan) filter() *specs.LinuxSeccomp {
 	out := &specs.LinuxSeccomp{Architectures: append([]specs.Arch(nil), pl.fam.arches...)}
@@ -262,6 +266,18 @@ func (pl *plan) filter() *specs.LinuxSeccomp {
 		refuse := specs.LinuxSyscall{Action: specs.ActErrno, ErrnoRet: uintPtr(errnoEPERM)}
 		if pl.action == profiles.ActionKill {
 			refuse = specs.LinuxSyscall{Action: specs.ActKillProcess}
+		}
+		// x86's multiplexed socketcall carries socket's arguments in
+		// memory: libseccomp turns socket's argument rules into socketcall
+		// rules it cannot tell apart, and fails to load ("file exists")
+		// when socketcall also has a rule of its own after them. A refused
+		// socketcall goes first, as one unconditional rule.
+		if pl.restricted && !pl.allowed[socketcall] && pl.fam.isKnown(socketcall) && slices.ContainsFunc(pl.guarded, func(g guard) bool { return g.name == "socket" }) {
+			r := refuse
+			r.Names = []string{socketcall}
+			out.Syscalls = append(out.Syscalls, r)
+			delete(eperm, socketcall)
+			delete(kill, socketcall)
 		}
 		out.Syscalls = append(out.Syscalls, guardRules(pl.guarded, specs.ActAllow, refuse)...)
 	}
@@ -361,6 +377,28 @@ func GenerateNotify(p *profiles.Profile, goarch string, known []string, listener
 		}
 	}
 	return out, nil
+}
+
+// GenerateMonitorNotify returns the filter of monitor mode for p with
+// confined's listener: everything is allowed, and what p's enforce filter
+// would refuse is sent to the agent, which reports it. For an allow list
+// (or a base) that is GenerateNotify with the allow list as known; for a
+// deny list only the denied names (and the privilege rules that are off).
+func GenerateMonitorNotify(p *profiles.Profile, goarch, listenerPath string) (*specs.LinuxSeccomp, error) {
+	pl, err := newPlan(p, goarch)
+	if err != nil {
+		return nil, err
+	}
+	known := []string(p.Seccomp.Allow)
+	if pl != nil && !pl.restricted {
+		known = nil
+		for _, n := range pl.fam.known {
+			if !pl.denied[n] {
+				known = append(known, n)
+			}
+		}
+	}
+	return GenerateNotify(p, goarch, known, listenerPath)
 }
 
 // GenerateEnforceNotify returns Generate's filter for p with alerts: the

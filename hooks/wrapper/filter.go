@@ -16,7 +16,7 @@ import (
 //	enforce  yes        seccomp.GenerateEnforceNotify: refusals also reach confined as alerts
 //	monitor  no         Generate, every refusal turned into SCMP_ACT_LOG (allowed, logged by the kernel)
 //	learn    no         the same log-only filter (nil without a seccomp section)
-//	monitor  yes        seccomp.GenerateNotify with the allow list as known:
+//	monitor  yes        seccomp.GenerateMonitorNotify (the allow list as known):
 //	learn    yes        everything allowed, the rest reported to confined
 //
 // Monitor and learn never deny a syscall: "nothing is denied" holds for
@@ -29,7 +29,7 @@ func Filter(p *profiles.Profile, goarch, listenerPath string) (*specs.LinuxSecco
 		return seccomp.Generate(p, goarch)
 	}
 	if listenerPath != "" {
-		return seccomp.GenerateNotify(p, goarch, p.Seccomp.Allow, listenerPath)
+		return seccomp.GenerateMonitorNotify(p, goarch, listenerPath)
 	}
 	f, err := seccomp.Generate(p, goarch)
 	if err != nil || f == nil {

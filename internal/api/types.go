@@ -121,6 +121,13 @@ type Container struct {
 	KillReason string    `json:"killReason,omitempty"`
 	Since      time.Time `json:"since"`
 	Notes      []string  `json:"notes,omitempty"`
+	// CapsHeld are the effective capabilities of the container's init
+	// (/proc status CapEff); CapsUsed the ones its profile's learning saw
+	// exercised, when a capability recorder watched it (absent otherwise).
+	CapsHeld []string `json:"capsHeld,omitempty"`
+	CapsUsed []string `json:"capsUsed,omitempty"`
+	// CapsRecorded says CapsUsed is known (it may be empty).
+	CapsRecorded bool `json:"capsRecorded,omitempty"`
 }
 
 // Error is the body of every non-2xx answer.

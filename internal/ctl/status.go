@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/confinehq/confine/internal/api"
 )
 
 func init() {
@@ -81,7 +83,7 @@ func ps(e *env, args []string) error {
 	if e.json {
 		return e.printJSON(cs)
 	}
-	t := newTable(e.stdout, "CONTAINER", "IMAGE", "PROFILE", "MODE", "PROCS", "VIOLATIONS", "STATUS", "NOTES")
+	t := newTable(e.stdout, "CONTAINER", "IMAGE", "PROFILE", "MODE", "PROCS", "VIOLATIONS", "CAPS HELD", "CAPS USED", "STATUS", "NOTES")
 	for _, ct := range cs {
 		id := ct.Namespace + "/" + ct.ID
 		if ct.Root != "" {
@@ -98,7 +100,31 @@ func ps(e *env, args []string) error {
 		if ct.KillReason != "" {
 			st += ": " + ct.KillReason
 		}
-		t.row(id, ct.Image, ct.Profile, ct.Mode, strconv.Itoa(ct.Processes), strconv.Itoa(ct.Violations), st, strings.Join(notes, "; "))
+		t.row(id, ct.Image, ct.Profile, ct.Mode, strconv.Itoa(ct.Processes), strconv.Itoa(ct.Violations), capsHeld(ct), capsUsed(ct), st, strings.Join(notes, "; "))
 	}
 	return t.flush()
+}
+
+// capsHeld shows the effective capabilities of a container's init: "-"
+// when they could not be read, "none" for an empty set.
+func capsHeld(ct api.Container) string {
+	switch {
+	case ct.CapsHeld == nil:
+		return "-"
+	case len(ct.CapsHeld) == 0:
+		return "none"
+	}
+	return strings.Join(ct.CapsHeld, ",")
+}
+
+// capsUsed shows the capabilities learning saw exercised: "-" when no
+// recorder watched the profile's workload.
+func capsUsed(ct api.Container) string {
+	switch {
+	case !ct.CapsRecorded:
+		return "-"
+	case len(ct.CapsUsed) == 0:
+		return "none"
+	}
+	return strings.Join(ct.CapsUsed, ",")
 }

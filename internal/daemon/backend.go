@@ -97,6 +97,9 @@ func (b backend) Containers(ctx context.Context) ([]api.Container, error) {
 		out = append(out, c.apiView())
 		b.d.mu.Unlock()
 	}
+	for i := range out {
+		b.d.capabilitiesOf(&out[i])
+	}
 	return out, nil
 }
 

@@ -28,6 +28,7 @@ type seccompEvent struct {
 	ns, id  string
 	pid     int
 	syscall string
+	args    [6]uint64
 }
 
 // startNotify opens the seccomp notify listener in run_dir. Without it,
@@ -78,26 +79,26 @@ func (d *Daemon) handleSyscall(nc notify.Container, r *notify.Request) notify.Re
 		// Counted here, not queued: aggregation keeps every occurrence
 		// (a burst of identical violations adds up exactly).
 		if c != nil {
-			d.seccompMonitored(c, prof, r.PID, r.Syscall)
+			d.seccompMonitored(c, prof, r.PID, seccompFinding(prof, r.Syscall, r.Args))
 		}
 		return notify.Continue()
 	default:
-		d.queueSeccomp(seccompEvent{ns: ns, id: nc.ID, pid: r.PID, syscall: r.Syscall})
+		d.queueSeccomp(seccompEvent{ns: ns, id: nc.ID, pid: r.PID, syscall: r.Syscall, args: r.Args})
 		return notify.Errno(syscall.EPERM)
 	}
 }
 
 // seccompMonitored reports a syscall a monitor-mode profile would deny.
-func (d *Daemon) seccompMonitored(c *container, prof *profiles.Profile, pid int, name string) {
+func (d *Daemon) seccompMonitored(c *container, prof *profiles.Profile, pid int, v violationT) {
 	d.stats.violations.Add(1)
-	d.metrics.violations.WithLabelValues(alert.RuleSeccomp, string(prof.Mode)).Inc()
+	d.metrics.violations.WithLabelValues(v.Rule, string(prof.Mode)).Inc()
 	snap := &snapshot{PID: pid}
 	if e, err := d.mon.fs.ExeOf(pid); err == nil {
 		snap.Exe = e.Path
 	}
 	a := d.baseAlert(c, prof, snap)
-	a.Event, a.Rule, a.Action, a.Priority, a.Syscall = alert.EventViolation, alert.RuleSeccomp, alert.ActionAlerted, alert.PriWarning, name
-	a.Message = fmt.Sprintf("confine: seccomp violation in %s/%s (profile %s, monitor): syscall %s is not allowed by the profile", c.Namespace, c.ID, prof.Name, name)
+	a.Event, a.Rule, a.Action, a.Priority, a.Syscall = alert.EventViolation, v.Rule, alert.ActionAlerted, alert.PriWarning, v.Subject
+	a.Message = fmt.Sprintf("confine: %s violation in %s/%s (profile %s, monitor): %s", v.Rule, c.Namespace, c.ID, prof.Name, v.Detail)
 	d.alerts.emitAggregated(a)
 }
 
@@ -120,8 +121,10 @@ func (d *Daemon) seccompLoop() {
 			exe = e.Path
 		}
 		snap := &snapshot{PID: ev.pid, Exe: exe}
-		v := violationT{Rule: alert.RuleSeccomp, Subject: ev.syscall, Detail: "syscall " + ev.syscall + " is not allowed by the profile"}
-		d.denied(c, snap, v)
+		d.mu.Lock()
+		prof := c.Profile
+		d.mu.Unlock()
+		d.denied(c, snap, seccompFinding(prof, ev.syscall, ev.args))
 	}
 }
 
@@ -142,7 +145,7 @@ func (d *Daemon) decisionFor(p *profiles.Profile) (listener string) {
 		known := learnedSyscalls(d.learner.knownSyscalls(p))
 		p.Seccomp = profiles.Seccomp{DefaultAction: profiles.ActionErrno, Allow: append(profiles.List{}, known...)}
 		return ""
-	case !p.Seccomp.IsZero():
+	case !p.Seccomp.IsZero() || p.Privileges.DeniesAny():
 		return d.seccompListener.Path()
 	}
 	return ""

@@ -16,6 +16,7 @@ import (
 	"github.com/confinehq/confine/internal/atomicfile"
 	"github.com/confinehq/confine/monitor/rules"
 	"github.com/confinehq/confine/profiles"
+	"github.com/confinehq/confine/seccomp"
 )
 
 // learner accumulates what learn-mode containers do, per profile, merged
@@ -109,6 +110,39 @@ func (l *learner) peer(p *profiles.Profile, inbound bool, peer, local netip.Addr
 	e.dirty = true
 }
 
+// capsUsed returns the capabilities learning saw a profile's workload
+// exercise, and whether a recorder watched at all: from memory, else
+// from the summary a previous run left.
+func (l *learner) capsUsed(name string) ([]string, bool) {
+	l.mu.Lock()
+	e := l.byName[name]
+	if e != nil {
+		l.mu.Unlock()
+		s := e.rec.Summary()
+		return s.CapsUsed, s.CapsRecorded
+	}
+	l.mu.Unlock()
+	data, err := os.ReadFile(l.summaryPath(name))
+	if err != nil {
+		return nil, false
+	}
+	var prev learnedState
+	if json.Unmarshal(data, &prev) != nil {
+		return nil, false
+	}
+	return prev.Summary.CapsUsed, prev.Summary.CapsRecorded
+}
+
+// capabilityUsed records a capability a learn-mode container exercised
+// (bit number, from the kernel's cap_capable checks).
+func (l *learner) capabilityUsed(p *profiles.Profile, bit int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.entry(p)
+	e.rec.CapabilityUsed(bit)
+	e.dirty = true
+}
+
 // knownSyscalls returns the syscalls learned so far for a profile.
 func (l *learner) knownSyscalls(p *profiles.Profile) []string {
 	l.mu.Lock()
@@ -160,14 +194,20 @@ func (l *learner) write(name string, e *learnEntry) error {
 	if err := atomicfile.WriteFile(l.summaryPath(name), state, 0o600); err != nil {
 		return err
 	}
+	seen := calls
 	if len(calls) > 0 {
 		calls = learnedSyscalls(calls)
+		if e.source.Seccomp.LearnFamilies() {
+			calls = seccomp.WithFamilies(calls, seccomp.HostArch())
+		}
 	}
 	p := learnedProfile(e.source, sum, calls)
+	learnPrivileges(p, e.source, seen, sum)
 	header := []string{
 		fmt.Sprintf("learned by confined for profile %q, last updated %s", name, time.Now().UTC().Format(time.RFC3339)),
 		"review, then install with: confinectl profile promote " + name + " [--mode monitor|enforce]",
 		"generalised: loopback egress to the workload's own listening ports is allowed; paths, other peers and ports are listed exactly as seen",
+		"syscalls: each one seen brings its privilege-equivalent spellings (seccomp.families: false keeps them exact); privilege rules are off unless used",
 	}
 	if len(sum.Fileless) > 0 {
 		header = append(header, fmt.Sprintf("WARNING: fileless executables were seen and cannot be allowed by path: %v", sum.Fileless))
@@ -207,7 +247,7 @@ func learnedProfile(src *profiles.Profile, sum rules.Summary, syscalls []string)
 	sort.Strings(p.Network.Egress)
 	if len(syscalls) > 0 {
 		allow := append(profiles.List{}, syscalls...)
-		p.Seccomp = profiles.Seccomp{DefaultAction: profiles.ActionErrno, Allow: allow}
+		p.Seccomp = profiles.Seccomp{DefaultAction: profiles.ActionErrno, Allow: allow, Families: src.Seccomp.Families}
 	} else {
 		p.Seccomp = src.Seccomp
 	}

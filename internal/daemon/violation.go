@@ -114,7 +114,9 @@ func setSubject(a *alert.Alert, v violationT) {
 		a.Path = v.Subject
 	case alert.RuleNetwork:
 		a.Peer = v.Subject
-	case alert.RuleSeccomp:
-		a.Syscall = v.Subject
+	default:
+		if syscallRule(v.Rule) {
+			a.Syscall = v.Subject
+		}
 	}
 }

@@ -28,8 +28,14 @@ type Summary struct {
 	// UIDs lists the effective user IDs seen.
 	UIDs []uint32 `json:"uids,omitempty"`
 	// Capabilities lists the effective capabilities seen, in profile
-	// syntax (without CAP_).
+	// syntax (without CAP_): what the workload held.
 	Capabilities []string `json:"capabilities,omitempty"`
+	// CapsRecorded says a capability recorder (the kernel's cap_capable
+	// checks) watched the workload; CapsUsed then lists the capabilities
+	// it actually exercised, and learning keeps those instead of the
+	// held ones.
+	CapsRecorded bool     `json:"capsRecorded,omitempty"`
+	CapsUsed     []string `json:"capsUsed,omitempty"`
 }
 
 // Learned accumulates snapshots into a Summary. It is safe for concurrent
@@ -44,6 +50,8 @@ type Learned struct {
 	listen   map[uint16]bool
 	uids     map[uint32]bool
 	caps     uint64
+	used     uint64
+	recorded bool
 }
 
 func (l *Learned) init() {
@@ -118,12 +126,41 @@ func (l *Learned) Summary() Summary {
 		s.UIDs = append(s.UIDs, u)
 	}
 	slices.Sort(s.UIDs)
+	s.Capabilities = capNames(l.caps)
+	s.CapsRecorded = l.recorded
+	s.CapsUsed = capNames(l.used)
+	return s
+}
+
+func capNames(set uint64) []string {
+	var out []string
 	for bit := 0; bit < 64; bit++ {
-		if l.caps&(1<<uint(bit)) != 0 {
-			s.Capabilities = append(s.Capabilities, profiles.CapabilityName(bit))
+		if set&(1<<uint(bit)) != 0 {
+			out = append(out, profiles.CapabilityName(bit))
 		}
 	}
-	return s
+	return out
+}
+
+// Recording says a capability recorder watches the workload: from now on
+// the learned capabilities are the ones exercised (CapabilityUsed), even
+// if none is.
+func (l *Learned) Recording() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recorded = true
+}
+
+// CapabilityUsed records a capability the workload exercised (a
+// cap_capable check of the kernel), by bit number.
+func (l *Learned) CapabilityUsed(bit int) {
+	if bit < 0 || bit >= 64 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recorded = true
+	l.used |= 1 << uint(bit)
 }
 
 // Add merges an earlier summary (a previous run, another container) into
@@ -162,12 +199,19 @@ func (l *Learned) Add(s Summary) {
 			l.caps |= 1 << uint(bit)
 		}
 	}
+	l.recorded = l.recorded || s.CapsRecorded
+	for _, c := range s.CapsUsed {
+		if bit, ok := profiles.CapabilityBit(c); ok {
+			l.used |= 1 << uint(bit)
+		}
+	}
 }
 
 // ApplyTo widens a profile so that everything in the summary is allowed:
 // exec.allow, network.egress and network.listen gain what was seen,
 // privileges.capabilities gains the capabilities seen, and allowRoot
-// becomes true if uid 0 was seen. It only adds: a nil (unrestricted) list
+// becomes true if uid 0 was seen. The capabilities are the ones used when
+// a recorder watched (CapsRecorded), else the ones held. It only adds: a nil (unrestricted) list
 // with nothing to add stays nil, so to learn a restrictive profile start
 // from empty lists. Files rules, which say what must not happen, are left
 // alone.
@@ -180,7 +224,11 @@ func (s Summary) ApplyTo(p *profiles.Profile) {
 		}
 	}
 	sort.Ints(p.Network.Listen)
-	p.Privileges.Capabilities = union(p.Privileges.Capabilities, s.Capabilities)
+	if s.CapsRecorded {
+		p.Privileges.Capabilities = union(p.Privileges.Capabilities, s.CapsUsed)
+	} else {
+		p.Privileges.Capabilities = union(p.Privileges.Capabilities, s.Capabilities)
+	}
 	if slices.Contains(s.UIDs, 0) {
 		p.Privileges.AllowRoot = profiles.Bool(true)
 	}
