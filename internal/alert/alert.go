@@ -19,6 +19,9 @@ const (
 	EventLearned      = "learned"
 	EventProfileError = "profile_error"
 	EventSinkOutage   = "sink_outage"
+	// EventExecSession: a command of an audited operator exec session
+	// (execSessions: audit), or a denied session killed.
+	EventExecSession = "exec_session"
 )
 
 // Rules (CONFINE_RULE).
@@ -28,6 +31,8 @@ const (
 	RuleNetwork   = "network"
 	RulePrivilege = "privilege"
 	RuleSeccomp   = "seccomp"
+	// The privilege rules (privileges.ptrace ...: profiles.PrivilegeRules)
+	// name themselves: ptrace, namespaces, rawSockets, setid, kernel.
 )
 
 // Actions (CONFINE_ACTION).

@@ -29,6 +29,11 @@ type seccompEvent struct {
 	pid     int
 	syscall string
 	args    [6]uint64
+	// session: the filter runc loaded for a `runc exec` process;
+	// sessionRoot its first process, found while the caller waits.
+	session     bool
+	sessionRoot int
+	rootStart   uint64
 }
 
 // startNotify opens the seccomp notify listener in run_dir. Without it,
@@ -83,7 +88,16 @@ func (d *Daemon) handleSyscall(nc notify.Container, r *notify.Request) notify.Re
 		}
 		return notify.Continue()
 	default:
-		d.queueSeccomp(seccompEvent{ns: ns, id: nc.ID, pid: r.PID, syscall: r.Syscall, args: r.Args})
+		ev := seccompEvent{ns: ns, id: nc.ID, pid: r.PID, syscall: r.Syscall, args: r.Args, session: nc.Status == "running"}
+		if ev.session && c != nil {
+			// The caller is alive until answered: its parents are too.
+			ev.sessionRoot, ev.rootStart = d.sessionOf(c, r.PID)
+		}
+		d.queueSeccomp(ev)
+		if ev.session && prof.EffectiveExecSessions() == profiles.ExecSessionsAudit {
+			// An audited operator session: allowed, and reported.
+			return notify.Continue()
+		}
 		return notify.Errno(syscall.EPERM)
 	}
 }
@@ -124,7 +138,11 @@ func (d *Daemon) seccompLoop() {
 		d.mu.Lock()
 		prof := c.Profile
 		d.mu.Unlock()
-		d.denied(c, snap, seccompFinding(prof, ev.syscall, ev.args))
+		v := seccompFinding(prof, ev.syscall, ev.args)
+		if ev.session && d.sessionSeccomp(c, prof, snap, v, ev.sessionRoot, ev.rootStart) {
+			continue
+		}
+		d.denied(c, snap, v)
 	}
 }
 

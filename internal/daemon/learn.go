@@ -225,8 +225,10 @@ func learnedProfile(src *profiles.Profile, sum rules.Summary, syscalls []string)
 		Selector:    src.Selector,
 		Files:       src.Files,
 		OnViolation: src.OnViolation,
-		Exec:        profiles.Exec{Allow: profiles.List{}},
-		Network:     profiles.Network{Egress: profiles.List{}, Listen: profiles.Ports{}},
+		// The exec session policy is the operator's choice, kept as given.
+		ExecSessions: src.ExecSessions,
+		Exec:         profiles.Exec{Allow: profiles.List{}},
+		Network:      profiles.Network{Egress: profiles.List{}, Listen: profiles.Ports{}},
 		Privileges: profiles.Privileges{
 			AllowRoot:       profiles.Bool(false),
 			Capabilities:    profiles.List{},

@@ -194,6 +194,7 @@ func (m *monitor) fastExec(pid int, at time.Duration) (*container, proc.Key) {
 		// evaluation right after records it.
 		return c, key
 	}
+	m.d.sessionCommand(c, prof, &snap)
 	for _, v := range ch.set.EvaluateExec(snap) {
 		if m.firstReport(key, v.Rule+"|"+v.Subject) {
 			m.d.violation(c, &snap, v)

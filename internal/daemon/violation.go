@@ -22,12 +22,15 @@ func (d *Daemon) violation(c *container, snap *snapshot, v violationT) {
 	}
 	c.Violations++
 	d.mu.Unlock()
-	d.stats.violations.Add(1)
-	d.metrics.violations.WithLabelValues(v.Rule, string(prof.Mode)).Inc()
-
 	if v.Subject != "" && !strings.Contains(v.Detail, v.Subject) {
 		v.Detail = v.Detail + ": " + v.Subject
 	}
+	if d.sessionViolation(c, prof, snap, v) {
+		return // an exec session's, under execSessions audit or deny
+	}
+	d.stats.violations.Add(1)
+	d.metrics.violations.WithLabelValues(v.Rule, string(prof.Mode)).Inc()
+
 	a := d.baseAlert(c, prof, snap)
 	a.Rule = v.Rule
 	setSubject(a, v)
