@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +80,9 @@ type violationCase struct {
 	rule    string
 	field   string // alert field that must name the subject
 	subject string // its expected content (substring)
+	// dropped: enforce mode prevents it at create (the capability is
+	// dropped from the spec), so there is nothing to kill.
+	dropped string
 }
 
 var violationCases = []violationCase{
@@ -118,6 +122,7 @@ var violationCases = []violationCase{
 		rule:     "privilege",
 		field:    "rule",
 		subject:  "privilege",
+		dropped:  "SYS_ADMIN",
 	},
 }
 
@@ -164,7 +169,17 @@ func TestEnforceKillsAndMonitorAlerts(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer r.Close()
-				waitWatched(t, confined, bed.Namespace, id)
+				ct := waitWatched(t, confined, bed.Namespace, id)
+				if mode == "enforce" && tc.dropped != "" {
+					// Least privilege at create: never held, nothing to kill.
+					if ct.CapsHeld == nil || slices.Contains(ct.CapsHeld, tc.dropped) {
+						t.Fatalf("%s not dropped at create: held %v", tc.dropped, ct.CapsHeld)
+					}
+					if _, exited := waitExit(t, r, 2*time.Second); exited {
+						t.Fatalf("container died; alerts %v", bed.FindAlerts(t, map[string]string{"container_id": id}))
+					}
+					return
+				}
 				if tc.trigger != nil {
 					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 					_, _ = r.Exec(ctx, tc.trigger...)

@@ -99,7 +99,7 @@ func newPlan(p *profiles.Profile, goarch string) (*plan, error) {
 		}
 	}
 	allow := setOf(s.Allow)
-	nnp := p.Privileges.ForcesNoNewPrivileges()
+	nnp := p.Privileges.NoNewPrivileges != nil && *p.Privileges.NoNewPrivileges
 	runtimeFloor, earlyFloor := setOf(RuntimeFloor), setOf(EarlyInitFloor)
 	for i, n := range s.Deny {
 		switch {

@@ -203,13 +203,23 @@ func PrivilegeRuleOfName(name string) string {
 // unconditional names leave the allowed set and are refused like the Deny
 // list; guarded syscalls that are allowed outright (or, in a deny list,
 // by default) become guarded.
+//
+// Without privileges.noNewPrivileges: true, the early-init floor (setuid,
+// setgid, setgroups) stays allowed: runc's init calls them under the
+// filter for every `runc exec` whose process lacks no_new_privs (docker
+// exec does), even when the container's own process has it. The uid
+// changes they make are still seen by the process monitor, and setid:
+// false puts no_new_privs on the container's process, so set-id
+// executables gain nothing.
 func (pl *plan) applyPrivileges(p *profiles.Profile) {
+	nnp := p.Privileges.NoNewPrivileges != nil && *p.Privileges.NoNewPrivileges
+	early := setOf(EarlyInitFloor)
 	for _, rule := range profiles.PrivilegeRules {
 		if !p.Privileges.Denies(rule) {
 			continue
 		}
 		for _, n := range privilegeNames[rule] {
-			if !pl.fam.isKnown(n) {
+			if !pl.fam.isKnown(n) || (early[n] && !nnp) {
 				continue
 			}
 			delete(pl.allowed, n)

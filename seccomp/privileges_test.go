@@ -134,26 +134,32 @@ func TestRefusedRule(t *testing.T) {
 func TestGeneratePrivileges(t *testing.T) {
 	off := profiles.Bool(false)
 	all := profiles.Privileges{Ptrace: off, Namespaces: off, RawSockets: off, Setid: off, Kernel: off}
-	allow := profiles.List{"read", "write", "ptrace", "socket", "chmod", "clone", "clone3", "setuid", "bpf", "unshare", "socketcall"}
+	allow := profiles.List{"read", "write", "ptrace", "socket", "chmod", "clone", "clone3", "setuid", "setresuid", "bpf", "unshare", "socketcall"}
 	f, err := GenerateEnforceNotify(profile(profiles.Seccomp{Allow: allow}, all), "amd64", "/x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkFilter(t, f)
 	for n, want := range map[string]Decision{
-		"read":    {Action: specs.ActAllow},
-		"ptrace":  {Action: specs.ActNotify},
-		"unshare": {Action: specs.ActNotify},
-		"setuid":  {Action: specs.ActNotify},
-		"bpf":     {Action: specs.ActNotify},
-		"socket":  {Action: specs.ActAllow, Conditional: true},
-		"chmod":   {Action: specs.ActAllow, Conditional: true},
-		"clone":   {Action: specs.ActAllow, Conditional: true},
-		"clone3":  {Action: specs.ActErrno, Errno: errnoENOSYS},
+		"read":      {Action: specs.ActAllow},
+		"ptrace":    {Action: specs.ActNotify},
+		"unshare":   {Action: specs.ActNotify},
+		"setuid":    {Action: specs.ActAllow}, // runc exec without no_new_privs needs it
+		"setresuid": {Action: specs.ActNotify},
+		"bpf":       {Action: specs.ActNotify},
+		"socket":    {Action: specs.ActAllow, Conditional: true},
+		"chmod":     {Action: specs.ActAllow, Conditional: true},
+		"clone":     {Action: specs.ActAllow, Conditional: true},
+		"clone3":    {Action: specs.ActErrno, Errno: errnoENOSYS},
 	} {
 		if got := Decide(f, n); got != want {
 			t.Errorf("%s: %+v, want %+v", n, got, want)
 		}
+	}
+	nnp := all
+	nnp.NoNewPrivileges = profiles.Bool(true)
+	if f, err := Generate(profile(profiles.Seccomp{Allow: allow}, nnp), "amd64"); err != nil || Decide(f, "setuid").Action != specs.ActErrno {
+		t.Errorf("setuid with noNewPrivileges: true: %v %+v", err, Decide(f, "setuid"))
 	}
 	// Without a seccomp section, rules that are off still make a filter:
 	// a deny list of what they name.

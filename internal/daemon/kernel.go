@@ -89,7 +89,7 @@ func (d *Daemon) handleSyscall(nc notify.Container, r *notify.Request) notify.Re
 		return notify.Continue()
 	default:
 		ev := seccompEvent{ns: ns, id: nc.ID, pid: r.PID, syscall: r.Syscall, args: r.Args, session: nc.Status == "running"}
-		if ev.session && c != nil {
+		if ev.session && c != nil && prof.EffectiveExecSessions() != profiles.ExecSessionsProfile {
 			// The caller is alive until answered: its parents are too.
 			ev.sessionRoot, ev.rootStart = d.sessionOf(c, r.PID)
 		}

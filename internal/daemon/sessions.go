@@ -63,8 +63,8 @@ func (d *Daemon) sessionOf(c *container, pid int) (root int, start uint64) {
 // sessionPolicy returns the profile's exec session policy and the root
 // of snap's session; policy "" means the process is the workload's.
 func (d *Daemon) sessionPolicy(c *container, prof *profiles.Profile, snap *snapshot) (string, int, uint64) {
-	if prof == nil || snap == nil || prof.Mode == profiles.ModeLearn {
-		return "", 0, 0
+	if prof == nil || snap == nil || prof.Mode == profiles.ModeLearn || prof.EffectiveExecSessions() == profiles.ExecSessionsProfile {
+		return "", 0, 0 // the default policy needs no walk: sessions are the workload
 	}
 	root, start := d.sessionOf(c, snap.PID)
 	if root == 0 {
