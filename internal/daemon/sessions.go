@@ -26,7 +26,10 @@ import (
 // them (OCI state "running"): their refused syscalls follow the policy
 // too. Detection from /proc walks the parent chain, so a session whose
 // root has already exited and whose children were reparented to the
-// container's init is seen as the workload.
+// container's init is seen as the workload, and a command that exits
+// before /proc is read is not listed (its refused syscalls still are).
+// The fanotify guard does not know sessions: with it on, an audited
+// session's exec outside exec.allow is still denied before it happens.
 
 // sessionMaxDepth bounds the parent walk.
 const sessionMaxDepth = 64
