@@ -13,10 +13,12 @@ DEB_DEPS   := containerd runc libseccomp-dev busybox-static pkg-config strace ip
 DEB_DEPS   += bats gawk jq bsdutils gcc criu xz-utils
 # profiles pushed to and pulled from a real registry (profiles/ociprofile, e2e fleet test).
 DEB_DEPS   += docker-registry
+# The BPF programs of monitor/bpfevents: `make generate` / `make check-generated`.
+DEB_DEPS   += clang llvm libbpf-dev
 FUZZTIME   ?= 10s
 export CGO_ENABLED := 1
 
-.PHONY: help build test test-unit test-e2e test-matrix test-runc-suite lint fuzz deps check-deps demo bench clean deb rpm
+.PHONY: generate check-generated help build test test-unit test-e2e test-matrix test-runc-suite lint fuzz deps check-deps demo bench clean deb rpm
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,7 +38,15 @@ check-deps: ## run `make deps` when something the tests need is missing
 	@missing=""; for p in $(DEB_DEPS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "missing Debian packages:$$missing — running make deps"; $(MAKE) deps; fi
 
-test: check-deps build ## everything: unit tests and the root end-to-end tests
+generate: ## rebuild generated code (the BPF objects of monitor/bpfevents, with clang)
+	$(GO) generate ./monitor/bpfevents/
+
+check-generated: check-deps ## fail when a committed generated file differs from a rebuild
+	@$(MAKE) --no-print-directory generate
+	@if ! git diff --exit-code --stat -- monitor/bpfevents/events_bpfel.go monitor/bpfevents/events_bpfel.o || [ -n "$$(git status --porcelain -- monitor/bpfevents/events_bpfel.go monitor/bpfevents/events_bpfel.o)" ]; then \
+	  echo "generated files are stale: run make generate and commit the result" >&2; exit 1; fi
+
+test: check-deps check-generated build ## everything: unit tests and the root end-to-end tests
 	@if [ "$$(id -u)" != 0 ]; then echo "make test runs real containers and must run as root (sudo make test)" >&2; exit 1; fi
 	CONFINE_BIN=$(CURDIR)/$(BIN) CONFINE_REQUIRE_ROOT=1 $(GO) test -count=1 -p 1 -timeout 40m ./...
 
