@@ -16,6 +16,9 @@ DEB_DEPS   += docker-registry
 # The BPF programs of monitor/bpfevents: `make generate` / `make check-generated`.
 DEB_DEPS   += clang llvm libbpf-dev
 FUZZTIME   ?= 10s
+# The e2e tests `make test` runs a second time with the proc connector forced
+# (the first run forces bpf): daemon, hostile, PID reuse, learning, events.
+E2E_SOURCE_TESTS := ^(TestEnforceKillsAndMonitorAlerts|TestBurstHidesNoViolation|TestContainersStartedWhileConfinedIsDown|TestHostileContainers|TestPIDReuse|TestLearnPromoteEnforce|TestConfinedKilledDuringLearning|TestProcessEventsAloneDetect)$$
 export CGO_ENABLED := 1
 
 .PHONY: generate check-generated help build test test-unit test-e2e test-matrix test-runc-suite lint fuzz deps check-deps demo bench clean deb rpm
@@ -48,7 +51,9 @@ check-generated: check-deps ## fail when a committed generated file differs from
 
 test: check-deps check-generated build ## everything: unit tests and the root end-to-end tests
 	@if [ "$$(id -u)" != 0 ]; then echo "make test runs real containers and must run as root (sudo make test)" >&2; exit 1; fi
-	CONFINE_BIN=$(CURDIR)/$(BIN) CONFINE_REQUIRE_ROOT=1 $(GO) test -count=1 -p 1 -timeout 40m ./...
+	CONFINE_BIN=$(CURDIR)/$(BIN) CONFINE_REQUIRE_ROOT=1 CONFINE_E2E_PROCESS_EVENTS=bpf $(GO) test -count=1 -p 1 -timeout 40m ./...
+	@echo "== the process-event e2e tests again with process_events = proc_connector (the fallback source)"
+	CONFINE_BIN=$(CURDIR)/$(BIN) CONFINE_REQUIRE_ROOT=1 CONFINE_E2E_PROCESS_EVENTS=proc_connector $(GO) test -count=1 -p 1 -timeout 15m -run '$(E2E_SOURCE_TESTS)' ./e2e/
 
 test-unit: ## unit tests only (no root, no containers)
 	CONFINE_SKIP_ROOT=1 $(GO) test -count=1 -short ./...

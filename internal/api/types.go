@@ -86,6 +86,9 @@ type Status struct {
 	ProfileErrors       []string       `json:"profileErrors,omitempty"`
 	Violations          int            `json:"violations"`
 	Kills               int            `json:"kills"`
+	// ProcessEvents is the process event source in use: "bpf",
+	// "proc_connector" or "none" (rescans only).
+	ProcessEvents string `json:"processEvents,omitempty"`
 	// ProfileSources are the OCI registries profiles are pulled from.
 	ProfileSources []ProfileSource `json:"profileSources,omitempty"`
 }

@@ -26,6 +26,13 @@ const (
 	FailOpen   = "open"
 )
 
+// Values of process_events.
+const (
+	ProcessEventsAuto          = "auto"
+	ProcessEventsBPF           = "bpf"
+	ProcessEventsProcConnector = "proc_connector"
+)
+
 // Config is the daemon's and the tools' configuration.
 type Config struct {
 	ContainerdAddress string   `toml:"containerd_address" json:"containerd_address"`
@@ -50,6 +57,10 @@ type Config struct {
 	DockerDataRoot string `toml:"docker_data_root" json:"docker_data_root"`
 	// DockerNamespace is the containerd namespace dockerd uses.
 	DockerNamespace string `toml:"docker_namespace" json:"docker_namespace"`
+	// ProcessEvents is where process events come from: ProcessEventsAuto
+	// (BPF, else the proc connector), ProcessEventsBPF (BPF or refuse to
+	// start) or ProcessEventsProcConnector.
+	ProcessEvents string `toml:"process_events" json:"process_events"`
 
 	// Fleets: profiles pulled from OCI registries (sources.go).
 	ProfileSources   []string `toml:"profile_sources" json:"profile_sources"`
@@ -100,6 +111,7 @@ func Default() *Config {
 		ProfilePoll:       Duration{time.Minute},
 		SignatureKeys:     []string{},
 		RegistryCAFiles:   []string{},
+		ProcessEvents:     ProcessEventsAuto,
 	}
 }
 
@@ -198,6 +210,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateSources(); err != nil {
 		return err
+	}
+	switch c.ProcessEvents {
+	case ProcessEventsAuto, ProcessEventsBPF, ProcessEventsProcConnector:
+	default:
+		return fmt.Errorf("key process_events: %q is not auto, bpf or proc_connector", c.ProcessEvents)
 	}
 	for _, s := range c.AlertSinks {
 		switch {

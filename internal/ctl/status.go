@@ -54,6 +54,9 @@ func status(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "  error: %s\n", pe)
 	}
 	fmt.Fprintf(e.stdout, "violations: %d, kills: %d\n", st.Violations, st.Kills)
+	if st.ProcessEvents != "" {
+		fmt.Fprintf(e.stdout, "process events: %s\n", st.ProcessEvents)
+	}
 	srcErr := printSources(e, st.ProfileSources)
 	if !st.ContainerdConnected || len(st.ProfileErrors) > 0 || srcErr {
 		return errFinding

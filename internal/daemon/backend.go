@@ -87,6 +87,7 @@ func (b backend) Status(ctx context.Context) (*api.Status, error) {
 	}
 	st.Violations = int(d.stats.violations.Load())
 	st.Kills = int(d.stats.kills.Load())
+	st.ProcessEvents = d.mon.eventSource()
 	return st, nil
 }
 

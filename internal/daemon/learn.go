@@ -36,6 +36,9 @@ type learnEntry struct {
 	dirty    bool
 	loaded   bool
 	last     rules.Summary
+	// capsUsed are the capabilities the workload's processes were checked
+	// for and had (bpf cap_capable recorder), bit n = capability n.
+	capsUsed uint64
 }
 
 func newLearner(dir string) *learner {
@@ -58,6 +61,7 @@ func (l *learner) entry(p *profiles.Profile) *learnEntry {
 				for _, s := range prev.Syscalls {
 					e.syscalls[s] = true
 				}
+				e.capsUsed |= capMask(prev.CapsUsed)
 			}
 		}
 	}
@@ -68,6 +72,9 @@ func (l *learner) entry(p *profiles.Profile) *learnEntry {
 type learnedState struct {
 	Summary  rules.Summary `json:"summary"`
 	Syscalls []string      `json:"syscalls,omitempty"`
+	// CapsUsed are the capabilities exercised (checked and granted), as
+	// the bpf recorder saw them; empty without it.
+	CapsUsed []string `json:"capabilitiesUsed,omitempty"`
 }
 
 func (l *learner) summaryPath(name string) string {
@@ -187,7 +194,8 @@ func (l *learner) write(name string, e *learnEntry) error {
 		calls = append(calls, s)
 	}
 	sort.Strings(calls)
-	state, err := json.MarshalIndent(learnedState{Summary: sum, Syscalls: calls}, "", "  ")
+	used := capNames(e.capsUsed)
+	state, err := json.MarshalIndent(learnedState{Summary: sum, Syscalls: calls, CapsUsed: used}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -208,6 +216,9 @@ func (l *learner) write(name string, e *learnEntry) error {
 		"review, then install with: confinectl profile promote " + name + " [--mode monitor|enforce]",
 		"generalised: loopback egress to the workload's own listening ports is allowed; paths, other peers and ports are listed exactly as seen",
 		"syscalls: each one seen brings its privilege-equivalent spellings (seccomp.families: false keeps them exact); privilege rules are off unless used",
+	}
+	if len(used) > 0 {
+		header = append(header, fmt.Sprintf("capabilities exercised (checked and granted, bpf recorder): %v", used))
 	}
 	if len(sum.Fileless) > 0 {
 		header = append(header, fmt.Sprintf("WARNING: fileless executables were seen and cannot be allowed by path: %v", sum.Fileless))
@@ -266,6 +277,7 @@ func (d *Daemon) learn(c *container, snap *snapshot) {
 
 // flushLearned writes learned profiles and reports each update once.
 func (d *Daemon) flushLearned() {
+	d.collectLearnedCaps()
 	names, err := d.learner.flush()
 	if err != nil {
 		d.log.Error("writing learned profiles", "error", err)

@@ -28,6 +28,8 @@ type metrics struct {
 	profileErrors prometheus.Gauge
 	learnSyscalls prometheus.Counter
 	alertsSent    prometheus.Counter
+	eventSource   *prometheus.GaugeVec
+	execUnjudged  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -46,9 +48,11 @@ func newMetrics() *metrics {
 		profileErrors: prometheus.NewGauge(prometheus.GaugeOpts{Name: "confine_profile_errors", Help: "Profile files that failed to load at the last (re)load."}),
 		learnSyscalls: prometheus.NewCounter(prometheus.CounterOpts{Name: "confine_learn_trapped_syscalls_total", Help: "Syscalls trapped by learn-mode filters."}),
 		alertsSent:    prometheus.NewCounter(prometheus.CounterOpts{Name: "confine_alerts_total", Help: "Alerts emitted."}),
+		execUnjudged:  prometheus.NewCounter(prometheus.CounterOpts{Name: "confine_exec_unjudged_total", Help: "Exec events (bpf) of processes gone before /proc was read whose executable could not be tied to a path (relative name, symlink)."}),
+		eventSource:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "confine_process_event_source", Help: "1 for the process event source in use: bpf, proc_connector or none (rescans only)."}, []string{"source"}),
 	}
 	m.reg.MustRegister(m.containers, m.processes, m.events, m.eventsLost, m.pidReused, m.rescans, m.violations, m.kills,
-		m.detection, m.sinkErrors, m.profileErrors, m.learnSyscalls, m.alertsSent,
+		m.detection, m.sinkErrors, m.profileErrors, m.learnSyscalls, m.alertsSent, m.eventSource, m.execUnjudged,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -27,6 +27,7 @@ type monitor struct {
 	conn      *proccon.Conn
 	cancel    context.CancelFunc
 	done      chan struct{}
+	bpf       bpfState
 
 	mu sync.Mutex
 	// lineage maps a pid to the container its parent belonged to, learned
@@ -53,9 +54,13 @@ func newMonitor(d *Daemon) (*monitor, error) {
 }
 
 func (m *monitor) start(ctx context.Context) error {
+	m.setSource(eventSourceNone)
 	if !m.useEvents {
 		m.d.log.Warn("process events switched off: rescan only")
 		return nil
+	}
+	if ok, err := m.startEvents(ctx); ok || err != nil {
+		return err
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	conn, err := proccon.Listen(cctx)
@@ -65,12 +70,14 @@ func (m *monitor) start(ctx context.Context) error {
 		m.d.log.Error("process events unavailable; falling back to /proc rescans only", "error", err)
 		return nil
 	}
+	m.setSource(eventSourceProcConnector)
 	m.conn, m.cancel, m.done = conn, cancel, make(chan struct{})
 	go m.loop()
 	return nil
 }
 
 func (m *monitor) stop() {
+	m.stopBPF()
 	if m.cancel != nil {
 		m.cancel()
 		m.conn.Close()
@@ -287,12 +294,16 @@ func (m *monitor) track(c *container, scan bool) {
 		m.lineage[c.Pid] = c
 	}
 	m.mu.Unlock()
+	m.watchCgroup(c)
 	if scan {
 		m.scanContainer(c)
 	}
 }
 
 func (m *monitor) untrack(c *container) {
+	if caps, ok := m.forgetCgroup(c); ok {
+		m.d.learnCaps(c, caps.Used)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for pid, lc := range m.lineage {

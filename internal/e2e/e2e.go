@@ -100,6 +100,11 @@ func NewBed(t testing.TB) *Bed {
 	return b
 }
 
+// ProcessEventsEnv names the environment variable whose value, when set,
+// becomes confined's process_events key in every bed ("bpf",
+// "proc_connector").
+const ProcessEventsEnv = "CONFINE_E2E_PROCESS_EVENTS"
+
 // WriteConfig writes confine.toml with the bed's paths plus extra TOML.
 func (b *Bed) WriteConfig(t testing.TB, extra string) {
 	t.Helper()
@@ -115,6 +120,10 @@ run_dir = %q
 	}
 	if !strings.Contains(extra, "rescan_interval") {
 		cfg += "rescan_interval = \"500ms\"\n"
+	}
+	// make test runs the suite with each process event source.
+	if v := os.Getenv(ProcessEventsEnv); v != "" && !strings.Contains(extra, "process_events") {
+		cfg += fmt.Sprintf("process_events = %q\n", v)
 	}
 	cfg += extra + "\n"
 	if err := os.WriteFile(b.ConfigPath, []byte(cfg), 0o600); err != nil {

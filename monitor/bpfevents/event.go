@@ -54,8 +54,8 @@ func (k Kind) String() string {
 // PID namespace.
 type Event struct {
 	Kind Kind
-	// Timestamp is CLOCK_BOOTTIME at the tracepoint (for KindLost, when the
-	// loss was noticed).
+	// Timestamp is CLOCK_MONOTONIC at the tracepoint, as the proc
+	// connector's (for KindLost, when the loss was noticed).
 	Timestamp time.Duration
 	// CgroupID is the inode of the process's cgroup in the unified (v2)
 	// hierarchy: the watched cgroup the event passed the filter with.

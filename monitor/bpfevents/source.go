@@ -92,6 +92,11 @@ func Open(ctx context.Context, opts ...Option) (*Source, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	// Events carry PIDs of the initial PID namespace, which a reader of
+	// /proc in another one cannot use.
+	if err := initialPIDNamespace(); err != nil {
+		return nil, fmt.Errorf("loading bpf process events: %w", err)
+	}
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("loading bpf process events: %w", err)
 	}
@@ -300,7 +305,7 @@ func (s *Source) read() {
 			nextCheck = now.Add(lossCheckInterval)
 			if n := s.kernelLost(); n > seenLost {
 				s.lost.Store(n)
-				if !s.send(Event{Kind: KindLost, Timestamp: bootTime(), Lost: n - seenLost}) {
+				if !s.send(Event{Kind: KindLost, Timestamp: monotonic(), Lost: n - seenLost}) {
 					return
 				}
 				seenLost = n
@@ -331,12 +336,27 @@ func (s *Source) kernelLost() uint64 {
 	return n
 }
 
-func bootTime() time.Duration {
+func monotonic() time.Duration {
 	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) != nil {
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
 		return 0
 	}
 	return time.Duration(ts.Nano())
+}
+
+// procPIDInitIno is PROC_PID_INIT_INO: the inode of the initial PID
+// namespace.
+const procPIDInitIno = 0xEFFFFFFC
+
+func initialPIDNamespace() error {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/pid", &st); err != nil {
+		return fmt.Errorf("reading the pid namespace: %w", err)
+	}
+	if st.Ino != procPIDInitIno {
+		return errors.New("not in the initial pid namespace (events would name pids this /proc does not show)")
+	}
+	return nil
 }
 
 // cgroup2SuperMagic is CGROUP2_SUPER_MAGIC from linux/magic.h.

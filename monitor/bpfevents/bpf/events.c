@@ -38,7 +38,7 @@ enum event_kind {
 // One record in the ring buffer. Keep in step with Event decoding in Go
 // (bpf2go generates the Go struct from this one: -type event).
 struct event {
-	u64 timestamp;     // bpf_ktime_get_boot_ns at the tracepoint
+	u64 timestamp;     // CLOCK_MONOTONIC at the tracepoint (as the proc connector's)
 	u64 cgroup_id;     // unified (v2) cgroup of the task
 	u64 start_boottime; // the process's start time, boot ns (0 when unknown)
 	u64 exe_ino;       // executable's inode (0 when unknown)
@@ -192,7 +192,7 @@ static __always_inline struct event *reserve(struct watched *w, u64 cgid, u32 ki
 	__sync_fetch_and_add(&w->events, 1);
 	u64 pid_tgid = bpf_get_current_pid_tgid();
 	u64 uid_gid = bpf_get_current_uid_gid();
-	e->timestamp = bpf_ktime_get_boot_ns();
+	e->timestamp = bpf_ktime_get_ns();
 	e->cgroup_id = cgid;
 	e->start_boottime = 0;
 	e->exe_ino = 0;

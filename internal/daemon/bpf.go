@@ -1,0 +1,300 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/confinehq/confine/internal/config"
+	"github.com/confinehq/confine/monitor/bpfevents"
+	"github.com/confinehq/confine/monitor/kill"
+	"github.com/confinehq/confine/monitor/proc"
+	"github.com/confinehq/confine/profiles"
+)
+
+// Process event sources, as status and the metric name them.
+const (
+	eventSourceBPF           = "bpf"
+	eventSourceProcConnector = "proc_connector"
+	eventSourceNone          = "none" // rescans only
+)
+
+// bpfState is the monitor's BPF process-event source: the in-kernel filter
+// holds the cgroup of every tracked container, so only their events reach
+// confined, already attributed.
+type bpfState struct {
+	src *bpfevents.Source
+	// source is the event source in use (eventSource*).
+	source string
+
+	cgMu sync.Mutex
+	// byCgroup maps a watched cgroup id to its container; cgroupOf the
+	// other way.
+	byCgroup map[uint64]*container
+	cgroupOf map[*container]uint64
+}
+
+// startEvents starts the process-event source the configuration asks for:
+// BPF first (unless proc_connector is forced), the proc connector when BPF
+// cannot be loaded (no CAP_BPF/CAP_PERFMON, lockdown, an old kernel) and
+// process_events is auto. It reports whether it started one; an error
+// means process_events = "bpf" could not be honoured.
+func (m *monitor) startEvents(ctx context.Context) (started bool, err error) {
+	mode := m.d.cfg.ProcessEvents
+	if mode == config.ProcessEventsProcConnector {
+		return false, nil
+	}
+	src, err := bpfevents.Open(ctx)
+	if err != nil {
+		if mode == config.ProcessEventsBPF {
+			return false, fmt.Errorf("process_events = %q: %w", mode, err)
+		}
+		m.d.log.Warn("bpf process events unavailable; using the proc connector", "error", err)
+		return false, nil
+	}
+	m.bpf.src = src
+	m.bpf.byCgroup, m.bpf.cgroupOf = map[uint64]*container{}, map[*container]uint64{}
+	m.setSource(eventSourceBPF)
+	m.d.log.Info("process events from bpf tracepoints", "full", src.Full())
+	m.done = make(chan struct{})
+	go m.bpfLoop()
+	return true, nil
+}
+
+// setSource records the source in use for status and the metric.
+func (m *monitor) setSource(s string) {
+	m.mu.Lock()
+	m.bpf.source = s
+	m.mu.Unlock()
+	for _, v := range []string{eventSourceBPF, eventSourceProcConnector, eventSourceNone} {
+		val := 0.0
+		if v == s {
+			val = 1
+		}
+		m.d.metrics.eventSource.WithLabelValues(v).Set(val)
+	}
+}
+
+// eventSource returns the process-event source in use.
+func (m *monitor) eventSource() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bpf.source
+}
+
+func (m *monitor) stopBPF() {
+	if m.bpf.src != nil {
+		m.bpf.src.Close()
+		<-m.done
+	}
+}
+
+// bpfLoop handles events as the proc connector's loop does, with the
+// container known from the event's cgroup instead of read from /proc.
+func (m *monitor) bpfLoop() {
+	defer close(m.done)
+	for ev := range m.bpf.src.Events() {
+		if ev.Kind == bpfevents.KindLost {
+			m.d.log.Warn("bpf process events lost (ring buffer full): rescanning /proc now", "lost", ev.Lost)
+			m.d.metrics.eventsLost.Add(float64(ev.Lost))
+			select {
+			case m.d.rescanNow <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		m.d.metrics.events.Inc()
+		m.bpf.cgMu.Lock()
+		c := m.bpf.byCgroup[ev.CgroupID]
+		m.bpf.cgMu.Unlock()
+		if c == nil {
+			m.d.log.Debug("bpf event of a cgroup no longer watched", "event", ev.String())
+			continue // forgotten since
+		}
+		if ev.Kind == bpfevents.KindExec {
+			m.d.log.Debug("bpf exec event", "pid", ev.TGID, "file", ev.Filename, "namespace", c.Namespace, "container", c.ID)
+		}
+		switch ev.Kind {
+		case bpfevents.KindFork:
+			m.mu.Lock()
+			m.lineage[ev.Child] = c
+			m.mu.Unlock()
+		case bpfevents.KindExec:
+			m.mu.Lock()
+			m.lineage[ev.TGID] = c
+			m.mu.Unlock()
+			if judged, key := m.fastExec(ev.TGID, ev.Timestamp); judged != nil {
+				m.evaluateKey(key, judged)
+			} else {
+				m.judgeExited(ev, c)
+			}
+		case bpfevents.KindUID, bpfevents.KindGID:
+			m.evaluate(ev.TGID, c)
+		case bpfevents.KindExit:
+			m.mu.Lock()
+			m.exited[ev.TGID] = exitedProc{c: c, at: time.Now()}
+			delete(m.lineage, ev.TGID)
+			m.mu.Unlock()
+		}
+	}
+	if err := m.bpf.src.Err(); err != nil {
+		m.d.log.Error("bpf process events stopped; rescans only", "error", err)
+		m.setSource(eventSourceNone)
+	}
+}
+
+// watchCgroup adds a tracked container's cgroup to the in-kernel filter.
+// A container whose cgroup cannot be found in the unified hierarchy is
+// still watched by the rescans, and says so.
+func (m *monitor) watchCgroup(c *container) {
+	if m.bpf.src == nil {
+		return
+	}
+	id, err := containerCgroupID(m.fs, c)
+	if err == nil {
+		err = m.bpf.src.Watch(id)
+	}
+	if err != nil {
+		m.d.log.Error("container not in the bpf event filter: rescans only", "namespace", c.Namespace, "container", c.ID, "error", err)
+		m.d.mu.Lock()
+		c.Notes = append(c.Notes, "no bpf process events (rescans only): "+err.Error())
+		m.d.mu.Unlock()
+		return
+	}
+	m.d.log.Debug("container in the bpf event filter", "namespace", c.Namespace, "container", c.ID, "cgroup_id", id)
+	m.bpf.cgMu.Lock()
+	if old, ok := m.bpf.cgroupOf[c]; ok && old != id {
+		delete(m.bpf.byCgroup, old)
+	}
+	m.bpf.byCgroup[id] = c
+	m.bpf.cgroupOf[c] = id
+	m.bpf.cgMu.Unlock()
+}
+
+// forgetCgroup removes a container from the filter and returns the
+// capabilities its processes exercised.
+func (m *monitor) forgetCgroup(c *container) (bpfevents.Caps, bool) {
+	if m.bpf.src == nil {
+		return bpfevents.Caps{}, false
+	}
+	m.bpf.cgMu.Lock()
+	id, ok := m.bpf.cgroupOf[c]
+	delete(m.bpf.cgroupOf, c)
+	if ok && m.bpf.byCgroup[id] == c {
+		delete(m.bpf.byCgroup, id)
+	} else {
+		ok = false
+	}
+	m.bpf.cgMu.Unlock()
+	if !ok {
+		return bpfevents.Caps{}, false
+	}
+	caps, have := m.bpf.src.UsedCaps(id)
+	if err := m.bpf.src.Forget(id); err != nil {
+		m.d.log.Warn("removing a container from the bpf event filter", "namespace", c.Namespace, "container", c.ID, "error", err)
+	}
+	return caps, have
+}
+
+// usedCaps returns the capabilities a tracked container's processes
+// exercised so far (from the cap_capable recorder).
+func (m *monitor) usedCaps(c *container) (bpfevents.Caps, bool) {
+	if m.bpf.src == nil {
+		return bpfevents.Caps{}, false
+	}
+	m.bpf.cgMu.Lock()
+	id, ok := m.bpf.cgroupOf[c]
+	m.bpf.cgMu.Unlock()
+	if !ok {
+		return bpfevents.Caps{}, false
+	}
+	return m.bpf.src.UsedCaps(id)
+}
+
+// containerCgroupID finds the id BPF knows the container's cgroup by: the
+// unified-hierarchy cgroup of its init process, else the cgroup found by
+// namespace and id.
+func containerCgroupID(fs proc.FS, c *container) (uint64, error) {
+	if c.Pid > 0 {
+		if p, err := fs.Proc(c.Pid); err == nil {
+			if lines, err := p.Cgroup(); err == nil {
+				for _, l := range lines {
+					if l.HierarchyID != 0 {
+						continue
+					}
+					dir, err := kill.NewFinder(kill.DefaultCgroupRoot).Resolve(l.Path)
+					if err != nil {
+						break
+					}
+					return bpfevents.CgroupID(dir)
+				}
+			}
+		}
+	}
+	dir, err := kill.Cgroup(c.Namespace, c.ID)
+	if err != nil {
+		return 0, err
+	}
+	return bpfevents.CgroupID(dir)
+}
+
+// judgeExited judges an exec whose process was gone (or whose PID had
+// changed hands) before /proc could be read, from what the event itself
+// says: the filename passed to execve, resolved in the container's root
+// without following symlinks, is the executable when its device and inode
+// are those the kernel reported. An exec that cannot be tied to a path so
+// (a relative name, a symlink, a root that is gone) is counted, not judged.
+func (m *monitor) judgeExited(ev bpfevents.Event, c *container) {
+	if !ev.Full || ev.ExeIno == 0 {
+		return
+	}
+	m.d.mu.Lock()
+	ch, prof, killed, initPid := c.checker, c.Profile, c.Killed, c.Pid
+	m.d.mu.Unlock()
+	if ch == nil || prof == nil || killed || initPid <= 0 {
+		return
+	}
+	if !filepath.IsAbs(ev.Filename) || !sameFileInRoot(initPid, ev.Filename, ev.ExeDev, ev.ExeIno) {
+		m.d.metrics.execUnjudged.Inc()
+		m.d.log.Debug("exec of a process gone before it could be read, not judged", "pid", ev.TGID, "file", ev.Filename, "namespace", c.Namespace, "container", c.ID)
+		return
+	}
+	key := proc.Key{PID: ev.TGID, StartTime: uint64(ev.StartTime / (10 * time.Millisecond))}
+	snap := snapshot{PID: ev.TGID, StartTime: key.StartTime, Exe: ev.Filename, UID: ev.EUID, OtherUIDs: []uint32{ev.UID}}
+	if prof.Mode == profiles.ModeLearn {
+		m.d.learn(c, &snap)
+		return
+	}
+	for _, v := range ch.set.EvaluateExec(snap) {
+		if m.firstReport(key, v.Rule+"|"+v.Subject) {
+			m.d.violation(c, &snap, v)
+		}
+	}
+}
+
+// sameFileInRoot reports whether name, resolved inside the root of process
+// pid with no symlink followed, is the file dev/ino.
+func sameFileInRoot(pid int, name string, dev, ino uint64) bool {
+	root, err := unix.Open(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, name, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return false
+	}
+	return st.Dev == dev && st.Ino == ino
+}
