@@ -557,6 +557,11 @@ func (d *Daemon) resync(list []watch.Container) {
 		}
 	}
 	for _, c := range d.reg.all() {
+		if !seen[c.key()] && c.Root != "" && c.PidStart != 0 && d.mon.startTime(c.Pid) == c.PidStart {
+			// runc run by hand under its own --root: containerd never
+			// lists it. Watched while its init lives (poststop forgets it).
+			continue
+		}
 		if !seen[c.key()] && c.Source != sourceHook {
 			d.unregisterKey(c.key(), "gone from containerd at resync")
 		}
