@@ -69,6 +69,7 @@ mkdir -p "$OUT"
 declare -A result
 rows=()
 for row in $MATRIX; do
+	suite=v1.1.5 # runc's own integration suite, run by TestRuncIntegrationSuite: the row's runc's
 	case $row in
 	debian)
 		# Debian's packages, as make test uses them (runc is in /usr/sbin).
@@ -86,6 +87,7 @@ for row in $MATRIX; do
 		mkdir -p "$bindir"
 		for b in containerd containerd-shim-runc-v2 ctr; do ln -sf "$cdir/$b" "$bindir/$b"; done
 		ln -sf "$rdir/runc" "$bindir/runc"
+		suite=$RUNC_VERSION
 		;;
 	*) die "unknown row $row (debian, current)" ;;
 	esac
@@ -95,8 +97,8 @@ for row in $MATRIX; do
 	log=$OUT/$row.log
 	set +e
 	PATH=$bindir:$PATH CONFINE_CONTAINERD=$bindir/containerd CONFINE_CTR=$bindir/ctr CONFINE_RUNC=$bindir/runc \
-		CONFINE_BIN=$REPO/bin CONFINE_REQUIRE_ROOT=1 \
-		"$GO" test -count=1 -p 1 -timeout 30m ${RUN:+-run "$RUN"} $PKGS 2>&1 | tee "$log"
+		CONFINE_RUNC_SUITE_VERSION=$suite CONFINE_BIN=$REPO/bin CONFINE_REQUIRE_ROOT=1 \
+		"$GO" test -count=1 -p 1 -timeout 45m ${RUN:+-run "$RUN"} $PKGS 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	set -e
 	rows+=("$row")

@@ -5,17 +5,21 @@
 #   scripts/runc-suite.sh prepare DIR     # DIR/runc: runc's source, helpers built, images made
 #   scripts/runc-suite.sh run DIR RUNC OUT.tap   # bats over every .bats file, TAP into OUT.tap
 #
-# prepare fetches runc's module source ($RUNC_SUITE_VERSION, default v1.1.5)
+# prepare fetches runc's module source ($RUNC_SUITE_VERSION, default v1.1.5;
+# make test-matrix's current row runs its runc's own suite)
 # with `go mod download`, as scripts/matrix.sh fetches releases, and copies it
 # into DIR (the module cache stays read-only and untouched). It builds the
-# suite's helpers (recvtty, sd-helper, seccompagent: -tags
-# seccomp, -mod=mod: a module zip carries no vendor/), and writes the two image tarballs get-images.sh would download
-# into tests/integration/testdata, built from Debian's busybox-static:
+# suite's helpers (runc 1.1: recvtty, sd-helper, seccompagent in contrib/cmd;
+# runc 1.2+: every tests/cmd/X into tests/cmd/_bin; -tags seccomp, -mod=mod:
+# a module zip carries no vendor/), and writes the two image tarballs
+# get-images.sh would download into tests/integration/testdata, built from
+# Debian's busybox-static:
 # busybox (a busybox root without /proc and /sys, as upstream's) and debian
 # (the same plus Debian's static ldconfig and /etc/ld.so.conf, which
 # hooks.bats needs).
 #
-# run runs bats with RUNC=RUNC and a fresh TMPDIR in /tmp.
+# run runs bats with RUNC=RUNC and a fresh TMPDIR in /tmp, over every .bats
+# file or the ones RUNC_SUITE_FILES names (e.g. "list.bats help.bats").
 # Needs: bats, gawk, jq, script (bsdutils), gcc, busybox-static, xz-utils.
 set -euo pipefail
 
@@ -29,7 +33,7 @@ prepare() {
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	local src=$dir/runc
-	if [ -x "$src/contrib/cmd/seccompagent/seccompagent" ] && [ -f "$src/tests/integration/testdata/debian-amd64.tar.xz" ]; then
+	if [ -f "$dir/prepared" ]; then
 		return
 	fi
 	local mod
@@ -40,11 +44,23 @@ prepare() {
 	chmod -R u+w "$src"
 	# A module zip keeps no file modes: the suite's scripts need theirs.
 	find "$src" -name '*.sh' -exec chmod +x {} +
+	# The suite's helpers: runc 1.1 keeps them in contrib/cmd (next to
+	# their sources), runc 1.2+ in tests/cmd/_bin.
 	local c
-	for c in recvtty sd-helper seccompagent; do
-		(cd "$src" && CGO_ENABLED=1 "$GO" build -mod=mod -tags seccomp -o "contrib/cmd/$c/$c" "./contrib/cmd/$c") ||
-			die "building $c (needs libseccomp-dev)"
-	done
+	if [ -d "$src/tests/cmd" ]; then
+		mkdir -p "$src/tests/cmd/_bin"
+		for c in "$src"/tests/cmd/*/; do
+			c=$(basename "$c")
+			[ "$c" = _bin ] && continue
+			(cd "$src" && CGO_ENABLED=1 "$GO" build -mod=mod -tags seccomp -o "tests/cmd/_bin/$c" "./tests/cmd/$c") ||
+				die "building $c (needs libseccomp-dev)"
+		done
+	else
+		for c in recvtty sd-helper seccompagent; do
+			(cd "$src" && CGO_ENABLED=1 "$GO" build -mod=mod -tags seccomp -o "contrib/cmd/$c/$c" "./contrib/cmd/$c") ||
+				die "building $c (needs libseccomp-dev)"
+		done
+	fi
 	local arch
 	arch=$("$GO" env GOARCH)
 	local bb
@@ -76,6 +92,7 @@ prepare() {
 	printf '/lib\n/usr/lib\ninclude /etc/ld.so.conf.d/*.conf\n' >"$d/etc/ld.so.conf"
 	tar --numeric-owner -C "$d" -cJf "$src/tests/integration/testdata/debian-$arch.tar.xz" .
 	rm -rf "$work"
+	echo "$VERSION" >"$dir/prepared"
 }
 
 run() {
@@ -88,9 +105,14 @@ run() {
 	local tmp
 	tmp=$(mktemp -d /tmp/runc-suite.XXXXXX)
 	chmod 755 "$tmp"
-	local rc=0
+	local rc=0 files=()
+	if [ -n "${RUNC_SUITE_FILES:-}" ]; then
+		for f in $RUNC_SUITE_FILES; do files+=("$it/$f"); done
+	else
+		files=("$it"/*.bats)
+	fi
 	# script gives bats a controlling terminal: runc's default spec asks for one.
-	(cd "$it" && TMPDIR=$tmp RUNC=$runc script -qefc "bats --tap $(printf '%q ' "$it"/*.bats)" /dev/null) >"$out" 2>&1 </dev/null || rc=$?
+	(cd "$it" && TMPDIR=$tmp RUNC=$runc script -qefc "bats --tap $(printf '%q ' "${files[@]}")" /dev/null) >"$out" 2>&1 </dev/null || rc=$?
 	rm -rf "$tmp"
 	return $rc
 }
