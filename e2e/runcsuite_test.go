@@ -171,14 +171,14 @@ func TestRuncIntegrationSuite(t *testing.T) {
 		t.Errorf("%d tests pass with runc and not through confine-runc:\n  %s\nTAP through confine-runc (tail):\n%s",
 			len(lost), strings.Join(lost, "\n  "), lastLines(string(data), 120))
 	}
-	if rp < 100 {
+	if rp < 100 && os.Getenv("RUNC_SUITE_FILES") == "" {
 		t.Errorf("only %d tests passed with the real runc: the suite is not set up right", rp)
 	}
 
 	// The wrapper really was in the path: it injected (and confined was
 	// asked) for the containers the suite created.
 	logData, _ := os.ReadFile(filepath.Join(bed.RunDir, wrapper.LogFile))
-	if n := strings.Count(string(logData), "injected into"); n < 50 {
+	if n := strings.Count(string(logData), "injected into"); n < 50 && os.Getenv("RUNC_SUITE_FILES") == "" {
 		t.Errorf("confine-runc injected %d containers, want the suite's (>= 50)", n)
 	}
 }

@@ -149,3 +149,24 @@ func TestEveryRuncGlobalFlag(t *testing.T) {
 		})
 	}
 }
+
+// runc's own help decides whether a flag unknown here is one runc knows.
+func TestHelpListsFlag(t *testing.T) {
+	help := `NAME:
+   runc create - create a container
+
+OPTIONS:
+   --bundle value, -b value  path to the root of the bundle directory, defaults to the current directory
+   --console-socket value    path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
+   --pidfd-socket value      path to an AF_UNIX socket which will receive a file descriptor referencing the init process
+   --no-pivot                do not use pivot root to jail process inside rootfs.
+`
+	for flag, want := range map[string]bool{
+		"bundle": true, "b": true, "console-socket": true, "pidfd-socket": true, "no-pivot": true,
+		"frobnicate": false, "value": false, "path": false, "": false,
+	} {
+		if got := helpListsFlag(help, flag); got != want {
+			t.Errorf("helpListsFlag(%q) = %v, want %v", flag, got, want)
+		}
+	}
+}

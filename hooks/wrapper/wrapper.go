@@ -211,6 +211,9 @@ func (w *Wrapper) runcRefuses(runc string, inv hooks.Invocation) bool {
 // helpListsFlag finds "-name" or "--name" as a flag in urfave/cli's help
 // text ("--bundle value, -b value  path to ...").
 func helpListsFlag(help, name string) bool {
+	if name == "" {
+		return false
+	}
 	for _, f := range strings.FieldsFunc(help, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' || r == '=' }) {
 		if f == "-"+name || f == "--"+name {
 			return true
