@@ -130,16 +130,27 @@ func TestConfineRuncIsTransparent(t *testing.T) {
 
 	t.Run("help and usage are runc's own", func(t *testing.T) {
 		b := wrapBundle(t, "true", nil)
+		// The real runc run under confine-runc's name: runc's help and
+		// usage errors name the program the user ran (argv[0]).
+		asWrapper := filepath.Join(t.TempDir(), filepath.Base(bed.Runc))
+		if err := os.Symlink(realRunc, asWrapper); err != nil {
+			t.Fatal(err)
+		}
+		norm := func(s, arg0 string) string {
+			return strings.ReplaceAll(logTime.ReplaceAllString(s, "time=T"), arg0, "ARG0")
+		}
 		for _, args := range [][]string{
 			{"run", "-h"}, {"create", "--help"}, {"restore", "--help"}, {"--help"}, {"--version"},
 			{"run"}, {"create", "a", "b"}, {"create", "--frobnicate", "x"}, {"run", "--detach=maybe", "x"},
 			{"create", "../bad-id"}, {"create", "--bundle", "/nonexistent", "x"},
 		} {
 			full := append([]string{"--root", root("help")}, args...)
-			want := runcCmd(t, realRunc, b, nil, full...)
+			want := runcCmd(t, asWrapper, b, nil, full...)
 			got := wrap(t, b, full...)
-			// runc's logrus lines carry a timestamp.
-			want.stderr, got.stderr = logTime.ReplaceAllString(want.stderr, "time=T"), logTime.ReplaceAllString(got.stderr, "time=T")
+			// runc's logrus lines carry a timestamp, and its help and
+			// usage errors the path it was run as.
+			want.stdout, want.stderr = norm(want.stdout, asWrapper), norm(want.stderr, asWrapper)
+			got.stdout, got.stderr = norm(got.stdout, bed.Runc), norm(got.stderr, bed.Runc)
 			if got != want {
 				t.Errorf("%v through confine-runc:\n  exit %d stdout %q stderr %q\nrunc:\n  exit %d stdout %q stderr %q",
 					args, got.code, got.stdout, got.stderr, want.code, want.stdout, want.stderr)

@@ -364,7 +364,15 @@ func (w *Wrapper) execRunc(log *hooks.RuncLog, path string, argv []string) error
 		log.Errorf("%v", err)
 		return err
 	}
-	full := append([]string{path}, argv...)
+	// runc gets confine-runc's own argv[0]: its help and usage text name
+	// the program the user ran, as they would with runc under that name
+	// (urfave/cli's HelpName and runc's usage errors come from argv[0];
+	// runc re-executes itself through /proc/self/exe, not argv[0]).
+	arg0 := path
+	if len(w.Args) > 0 && w.Args[0] != "" {
+		arg0 = w.Args[0]
+	}
+	full := append([]string{arg0}, argv...)
 	if err := w.Exec(path, full, w.Env); err != nil {
 		err = fmt.Errorf("executing the real runc %s: %w", path, err)
 		log.Errorf("%v", err)

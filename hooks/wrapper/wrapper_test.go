@@ -225,7 +225,8 @@ func (e *env) assertExecOriginal(args []string) {
 	if c.path != e.runc {
 		e.t.Errorf("exec path = %s, want %s", c.path, e.runc)
 	}
-	if diff := cmp.Diff(append([]string{e.runc}, args[1:]...), c.argv); diff != "" {
+	// argv is exactly confine-runc's, its argv[0] included.
+	if diff := cmp.Diff(args, c.argv); diff != "" {
 		e.t.Errorf("argv (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"PATH=/usr/bin", "CONFINE_CONFIG=" + e.cfg.Path}, c.env); diff != "" {
