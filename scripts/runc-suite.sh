@@ -105,6 +105,10 @@ run() {
 	local tmp
 	tmp=$(mktemp -d /tmp/runc-suite.XXXXXX)
 	chmod 755 "$tmp"
+	# One run at a time on a host: the suite's containers and cgroups have
+	# fixed names (test_busybox), so two runs would break each other.
+	exec 9>/tmp/confine-runc-suite.lock
+	flock 9
 	local rc=0 files=()
 	if [ -n "${RUNC_SUITE_FILES:-}" ]; then
 		for f in $RUNC_SUITE_FILES; do files+=("$it/$f"); done
