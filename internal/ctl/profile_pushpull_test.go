@@ -1,0 +1,79 @@
+package ctl
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/confinehq/confine/internal/config"
+	"github.com/confinehq/confine/internal/testbed"
+)
+
+// TestProfilePushPull publishes a profile with confinectl and installs it
+// on another "host" (its own configuration) with profile pull, through a
+// real registry: signed by digest and tag, renamed, and refused unsigned.
+func TestProfilePushPull(t *testing.T) {
+	reg := testbed.StartRegistry(t)
+	dir := t.TempDir()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	priv, pubPath := filepath.Join(dir, "team.key"), filepath.Join(dir, "team.pub")
+	os.WriteFile(priv, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	os.WriteFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644)
+	pubDir, hostDir := filepath.Join(dir, "publisher"), filepath.Join(dir, "host", "profiles.d")
+	os.MkdirAll(pubDir, 0o755)
+	os.WriteFile(filepath.Join(pubDir, "web.yaml"), []byte("apiVersion: confine/v1\nname: web\nmode: enforce\nexec:\n  allow: [/bin/busybox]\n"), 0o644)
+	conf := filepath.Join(dir, "confine.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf("profiles_dir = %q\nstate_dir = %q\nrequire_signature = true\nsignature_keys = [%q]\nregistry_auth_file = %q\nregistry_ca_files = [%q]\n",
+		hostDir, filepath.Join(dir, "state"), pubPath, reg.AuthFile, reg.CAFile)), 0o600)
+	t.Setenv(config.EnvPath, conf)
+	run := func(want int, args ...string) string {
+		t.Helper()
+		var so, se bytes.Buffer
+		if code := Main(args, nil, &so, &se); code != want {
+			t.Fatalf("confinectl %s: exit %d, want %d: %s %s", strings.Join(args, " "), code, want, so.String(), se.String())
+		}
+		return so.String() + se.String()
+	}
+	src := reg.Ref("team/web:prod")
+	out := run(0, "--json", "profile", "push", "web", src, "--profiles-dir", pubDir, "--sign-key", priv)
+	var pushed struct {
+		Digest string
+		Signed bool
+	}
+	if err := json.Unmarshal([]byte(out), &pushed); err != nil || !pushed.Signed {
+		t.Fatalf("push: %q %v", out, err)
+	}
+	run(0, "profile", "pull", src)
+	data, err := os.ReadFile(filepath.Join(hostDir, "web.yaml"))
+	if err != nil || !strings.Contains(string(data), "# pulled from "+src) || !strings.Contains(string(data), pushed.Digest+"; signature verified") {
+		t.Fatalf("installed profile: %v\n%s", err, data)
+	}
+	byDigest := strings.TrimSuffix(src, ":prod") + "@" + pushed.Digest
+	run(0, "profile", "pull", byDigest, "--name", "web-pinned")
+	if data, err := os.ReadFile(filepath.Join(hostDir, "web-pinned.yaml")); err != nil || !strings.Contains(string(data), "name: web-pinned") {
+		t.Fatalf("pull --name: %v\n%s", err, data)
+	}
+	// Unsigned: refused under require_signature, nothing installed.
+	run(0, "profile", "push", "web", reg.Ref("team/web:unsigned"), "--profiles-dir", pubDir)
+	if out := run(1, "profile", "pull", reg.Ref("team/web:unsigned"), "--name", "nope"); !strings.Contains(out, "no signature") {
+		t.Fatalf("unsigned pull: %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(hostDir, "nope.yaml")); !os.IsNotExist(err) {
+		t.Fatalf("unsigned profile installed: %v", err)
+	}
+	run(2, "profile", "push", "web", "registry.example/p:1")
+}
