@@ -33,6 +33,9 @@ prepare() {
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	local src=$dir/runc
+	# Concurrent prepares of one cache directory would remove each other's work.
+	exec 8>"$dir.lock"
+	flock 8
 	if [ -f "$dir/prepared" ]; then
 		return
 	fi
