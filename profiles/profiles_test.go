@@ -42,6 +42,7 @@ func TestParseErrorsNameThePlace(t *testing.T) {
 		{"bad capability", "bad-cap.yaml", []string{"bad-cap.yaml:5:", "privileges.capabilities[1]", `unknown capability "SYS_WIZARD"`}},
 		{"wrong type", "wrong-type.yaml", []string{"wrong-type.yaml:5:", "cannot unmarshal"}},
 		{"duplicate key", "dup-key.yaml", []string{"dup-key.yaml:4:", "mode: duplicate key"}},
+		{"bad file allowlists", "bad-files-allow.yaml", []string{"bad-files-allow.yaml:5: files.read[1]", "not an absolute path", "bad-files-allow.yaml:6: files.write[1]", "bad-files-allow.yaml:8: secrets.ignore[0]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -256,4 +257,31 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("valid profile does not marshal: %v", err)
 		}
 	})
+}
+
+func TestParseFileAllowlists(t *testing.T) {
+	r, err := ReadFile("../testdata/profiles/good/files-allow.yaml", Options{KnownSyscall: fakeKnown})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := r.Profile
+	if len(p.Files.Read) != 2 || len(p.Files.Write) != 2 || len(p.Secrets.Ignore) != 1 {
+		t.Fatalf("files/secrets not decoded: %+v %+v", p.Files, p.Secrets)
+	}
+	// "/etc/**" is legal but Landlock grants the whole of /etc: warned.
+	if len(r.Warnings) != 2 || !strings.Contains(r.Warnings[0], "files.read") || !strings.Contains(r.Warnings[0], "hierarchy /etc") {
+		t.Fatalf("want a warning about /etc (and the one about seccomp), got %v", r.Warnings)
+	}
+	// Absent stays absent (unrestricted); empty stays empty (nothing).
+	out, err := Marshal(&Profile{APIVersion: APIVersion, Name: "x", Mode: ModeEnforce, Files: Files{Write: List{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(out, "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Profile.Files.Read != nil || back.Profile.Files.Write == nil || len(back.Profile.Files.Write) != 0 {
+		t.Fatalf("nil/empty distinction lost: %s", out)
+	}
 }

@@ -79,6 +79,7 @@ type Profile struct {
 	Files       Files      `yaml:"files,omitempty" json:"files,omitempty"`
 	Network     Network    `yaml:"network,omitempty" json:"network,omitempty"`
 	Privileges  Privileges `yaml:"privileges,omitempty" json:"privileges,omitempty"`
+	Secrets     Secrets    `yaml:"secrets,omitempty" json:"secrets,omitempty"`
 	OnViolation string     `yaml:"onViolation,omitempty" json:"onViolation,omitempty"`
 	// ExecSessions is the policy for processes started with `runc exec`
 	// (docker exec, ctr task exec): deny, profile or audit ("" = profile).
@@ -136,14 +137,37 @@ type Exec struct {
 func (e Exec) IsZero() bool { return e.Allow == nil }
 
 // Files are the file-access rules; entries are globs (see Match).
+//
+// Read and Write are allowlists: nil places no restriction on that class
+// of access, an empty list allows none. In enforce mode they are enforced
+// by the kernel with Landlock (see internal/landlock for how globs become
+// the hierarchies Landlock knows). Execution stays in exec.allow.
 type Files struct {
+	// Read lists what may be opened for reading (files and directories).
+	Read List `yaml:"read,omitempty" json:"read,omitempty"`
+	// Write lists what may be opened for writing, created, removed or
+	// renamed. A path that may be written may also be read.
+	Write    List `yaml:"write,omitempty" json:"write,omitempty"`
 	Deny     List `yaml:"deny,omitempty" json:"deny,omitempty"`
 	ReadOnly List `yaml:"readOnly,omitempty" json:"readOnly,omitempty"`
 	Watch    List `yaml:"watch,omitempty" json:"watch,omitempty"`
 }
 
 // IsZero reports a profile without a files section.
-func (f Files) IsZero() bool { return f.Deny == nil && f.ReadOnly == nil && f.Watch == nil }
+func (f Files) IsZero() bool {
+	return f.Read == nil && f.Write == nil && f.Deny == nil && f.ReadOnly == nil && f.Watch == nil
+}
+
+// Secrets tunes the built-in list of credential files whose reads are
+// always reported.
+type Secrets struct {
+	// Ignore lists paths (globs) taken out of the built-in secret list for
+	// this profile's containers.
+	Ignore List `yaml:"ignore,omitempty" json:"ignore,omitempty"`
+}
+
+// IsZero reports a profile without a secrets section.
+func (s Secrets) IsZero() bool { return s.Ignore == nil }
 
 // Network lists the approved peers and listening ports.
 type Network struct {

@@ -67,9 +67,13 @@ func validate(p *Profile, node *yaml.Node, file string, opts Options) ([]error, 
 	checkSelector(c, p.Selector)
 	checkSeccomp(c, p.Seccomp, opts)
 	checkPaths(c, "exec.allow", p.Exec.Allow)
+	checkPaths(c, "files.read", p.Files.Read)
+	checkPaths(c, "files.write", p.Files.Write)
 	checkPaths(c, "files.deny", p.Files.Deny)
 	checkPaths(c, "files.readOnly", p.Files.ReadOnly)
 	checkPaths(c, "files.watch", p.Files.Watch)
+	checkPaths(c, "secrets.ignore", p.Secrets.Ignore)
+	checkFileAllowlists(c, p.Files)
 	for i, e := range p.Network.Egress {
 		if _, err := ParseEgress(e); err != nil {
 			c.errf("network.egress", i, "%v", err)
@@ -272,4 +276,32 @@ func (e Egress) Allows(peer netip.AddrPort) bool {
 		return false
 	}
 	return e.Prefix.Contains(peer.Addr().Unmap())
+}
+
+// topLevelSystemDirs are the directories whose whole hierarchy an
+// allowlist entry should rarely grant; an entry that widens to one of them
+// (or to /) is legal but gets a warning, because Landlock enforces the
+// hierarchy, not the glob.
+var topLevelSystemDirs = map[string]bool{
+	"/": true, "/bin": true, "/sbin": true, "/etc": true, "/usr": true, "/lib": true,
+	"/lib64": true, "/root": true, "/dev": true, "/proc": true, "/sys": true, "/boot": true,
+}
+
+// checkFileAllowlists warns where Landlock will enforce a wider hierarchy
+// than the glob says.
+func checkFileAllowlists(c *checker, f Files) {
+	for _, cl := range []struct {
+		field string
+		list  List
+	}{{"files.read", f.Read}, {"files.write", f.Write}} {
+		for _, pat := range cl.list {
+			if _, err := glob.Compile(pat); err != nil {
+				continue // reported by checkPaths
+			}
+			root, exact := glob.Root(pat)
+			if !exact && topLevelSystemDirs[root] {
+				c.warnf(cl.field, "%q is enforced by the kernel as the whole hierarchy %s (Landlock has no globs)", pat, root)
+			}
+		}
+	}
 }

@@ -307,3 +307,26 @@ func FuzzMatch(f *testing.F) {
 		}
 	})
 }
+
+func TestRoot(t *testing.T) {
+	tests := []struct {
+		pattern, root string
+		exact         bool
+	}{
+		{"/", "/", true},
+		{"/bin/sh", "/bin/sh", true},
+		{"/usr/lib/**", "/usr/lib", false},
+		{"/etc/*.conf", "/etc", false},
+		{"/etc/nginx/**/x", "/etc/nginx", false},
+		{"/**", "/", false},
+		{"/*", "/", false},
+		{`/a/b\*c/d`, "/a", false},
+		{"/a/[xy]/c", "/a", false},
+	}
+	for _, tt := range tests {
+		root, exact := Root(tt.pattern)
+		if root != tt.root || exact != tt.exact {
+			t.Errorf("Root(%q) = %q, %v; want %q, %v", tt.pattern, root, exact, tt.root, tt.exact)
+		}
+	}
+}
