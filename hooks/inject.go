@@ -3,6 +3,7 @@ package hooks
 import (
 	"errors"
 
+	"github.com/confinehq/confine/internal/landlock"
 	"github.com/confinehq/confine/profiles"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -30,6 +31,10 @@ type Injection struct {
 	// RuncRoot is runc's --root (absolute): the confine.runc.root
 	// annotation, so confined tells containers of two roots apart.
 	RuncRoot string
+	// InitPath is confine-init on the host; "" injects no Landlock
+	// ruleset (the caller found no Landlock in the kernel, or the profile
+	// needs none: landlock.NeedsInit).
+	InitPath string
 }
 
 // Modifiers returns the modifiers for the injection, in the order they
@@ -61,6 +66,9 @@ func (in Injection) Modifiers() (Modifiers, error) {
 	}
 	if enforce {
 		ms = append(ms, FileHardening{Deny: p.Files.Deny, ReadOnly: p.Files.ReadOnly})
+	}
+	if enforce && in.InitPath != "" && landlock.NeedsInit(p) {
+		ms = append(ms, Landlock{InitPath: in.InitPath, Ruleset: landlock.FromProfile(p)})
 	}
 	if in.HookPath != "" {
 		ms = append(ms, Hooks{Path: in.HookPath, Env: in.HookEnv})

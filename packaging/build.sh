@@ -97,13 +97,13 @@ if ! [ -x "$nfpm" ] || ! go version -m "$nfpm" 2>/dev/null | grep -Eq "^[[:space
 fi
 
 # Stage what is generated: binaries, compressed man pages, the changelog.
-for b in confined confine-runc confine-hook confinectl; do
+for b in confined confine-runc confine-hook confinectl confine-init; do
 	[ -x "bin/$b" ] || die "bin/$b is missing: run make build (make $format does)"
 done
 stage="$root/dist/.stage-$format"
 rm -rf "$stage"
 mkdir -p "$stage/bin" "$stage/man"
-cp bin/confined bin/confine-runc bin/confine-hook bin/confinectl "$stage/bin/"
+cp bin/confined bin/confine-runc bin/confine-hook bin/confinectl bin/confine-init "$stage/bin/"
 for page in packaging/man/*.[0-9]; do
 	gzip -9n <"$page" >"$stage/man/$(basename "$page").gz"
 done
@@ -118,6 +118,8 @@ done
 		echo "# confine-hook is pure Go (no cgo, no libc): static on purpose, it runs on every container start."
 		echo "confine: statically-linked-binary [usr/bin/confine-hook]"
 	fi
+	echo "# confine-init is bind-mounted into containers of any libc: static on purpose."
+	echo "confine: statically-linked-binary [usr/bin/confine-init]"
 } >"$stage/lintian-overrides"
 
 # The newest glibc symbol version the cgo binaries need.

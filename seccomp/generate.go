@@ -150,6 +150,10 @@ func newPlan(p *profiles.Profile, goarch string) (*plan, error) {
 			floor.add(EarlyInitFloor)
 			which = "runtime floor and early-init floor (noNewPrivileges is not forced)"
 		}
+		if f := initFloorFor(p); f != nil {
+			floor.add(f)
+			which += " and confine-init floor (Landlock)"
+		}
 		var added []string
 		for _, n := range floor.sorted() {
 			if !fam.isKnown(n) {

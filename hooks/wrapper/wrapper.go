@@ -26,6 +26,7 @@ import (
 	"github.com/confinehq/confine/hooks"
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/config"
+	"github.com/confinehq/confine/internal/landlock"
 	"github.com/confinehq/confine/profiles"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -93,6 +94,8 @@ type Wrapper struct {
 	RuncHelp func(runc, cmd string) ([]byte, error)
 	// Now is the clock.
 	Now func() time.Time
+	// LandlockABI reports the kernel's Landlock ABI (landlock.ABI when nil).
+	LandlockABI func() int
 }
 
 // New returns a wrapper for this process.
@@ -142,6 +145,14 @@ func (w *Wrapper) Run(ctx context.Context) error {
 		// and version flags start nothing: runc prints its own text.
 		if w.Config == nil {
 			log.Warnf("%v; passing %q through to %s", w.ConfigErr, inv.Command, runc)
+		}
+		if inv.Command == "exec" {
+			a, err := w.execArgs(inv, argv)
+			if err != nil {
+				log.Errorf("%v", err)
+				return ErrRefused
+			}
+			argv = a
 		}
 		return w.execRunc(log, runc, argv)
 	}
@@ -312,9 +323,17 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 	default:
 		return privateCopy{}, fmt.Errorf("container %s: %v; refusing to create it unwatched (fail_mode=closed)", inv.ID, err)
 	}
+	initPath, layer, err := w.landlockLayer(log, inv.ID, landlock.NeedsInit(prof))
+	if err != nil {
+		return privateCopy{}, err
+	}
+	in.InitPath = initPath
 	mods, err := in.Modifiers()
 	if err != nil {
 		return privateCopy{}, fmt.Errorf("container %s: %v", inv.ID, err)
+	}
+	if layer != "" {
+		mods = append(mods, hooks.Annotations{AnnotationLandlock: layer})
 	}
 	if err := mods.Modify(sf.Spec); err != nil {
 		return privateCopy{}, fmt.Errorf("container %s: editing %s: %v; nothing was changed", inv.ID, sf.Path, err)

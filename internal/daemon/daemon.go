@@ -147,6 +147,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.startAudit(runCtx)
+	defer d.startLandlock(runCtx)()
 	defer d.mon.stop()
 
 	events := make(chan watch.Event, 1024)
@@ -330,6 +331,9 @@ func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) 
 	}
 	if dg := st.Annotations[profiles.AnnotationDigest]; dg != "" && dg != profiles.Digest(p) {
 		c.Notes = append(c.Notes, "profile changed since the container was created")
+	}
+	if n := filesLayerNote(p, st.Annotations); n != "" {
+		c.Notes = append(c.Notes, n)
 	}
 	c.PidStart = d.mon.startTime(st.Pid)
 	d.mu.Lock()

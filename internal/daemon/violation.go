@@ -34,6 +34,7 @@ func (d *Daemon) violation(c *container, snap *snapshot, v violationT) {
 	a := d.baseAlert(c, prof, snap)
 	a.Rule = v.Rule
 	setSubject(a, v)
+	setLayer(a, v)
 	enforce := prof.Mode == profiles.ModeEnforce && !v.Watch
 	if !enforce || prof.EffectiveOnViolation() == profiles.OnViolationAlert {
 		a.Event = alert.EventViolation
@@ -99,6 +100,7 @@ func (d *Daemon) denied(c *container, snap *snapshot, v violationT) {
 	a := d.baseAlert(c, prof, snap)
 	a.Event, a.Rule, a.Action, a.Priority = alert.EventDenied, v.Rule, alert.ActionDenied, alert.PriErr
 	setSubject(a, v)
+	setLayer(a, v)
 	a.Message = fmt.Sprintf("confine: denied %s in %s/%s (profile %s): %s", v.Rule, c.Namespace, c.ID, prof.Name, v.Detail)
 	d.alerts.emitAggregated(a)
 }
@@ -122,4 +124,15 @@ func setSubject(a *alert.Alert, v violationT) {
 			a.Syscall = v.Subject
 		}
 	}
+}
+
+// setLayer names the layer that saw or refused it (CONFINE_LAYER).
+func setLayer(a *alert.Alert, v violationT) {
+	if v.Layer == "" {
+		return
+	}
+	if a.Extra == nil {
+		a.Extra = map[string]string{}
+	}
+	a.Extra["LAYER"] = v.Layer
 }

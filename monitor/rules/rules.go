@@ -11,6 +11,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"github.com/confinehq/confine/internal/landlock"
 	"net/netip"
 	"slices"
 	"sort"
@@ -98,6 +99,9 @@ type Violation struct {
 	// Watch marks an alert-only observation (files.watch): nothing is
 	// broken and nothing is killed for it.
 	Watch bool
+	// Layer names the layer that saw or refused it when that is not the
+	// monitor itself (e.g. "landlock"): CONFINE_LAYER in the alert.
+	Layer string
 }
 
 // Set is a profile's rules, compiled. It is immutable and safe for
@@ -233,6 +237,12 @@ func (s *Set) Evaluate(snap ProcessSnapshot) []Violation {
 
 func (s *Set) evalExec(snap ProcessSnapshot, add func(Violation)) {
 	if snap.Exe == "" {
+		return
+	}
+	// confine-init, bind-mounted read-only by confine-runc, runs first in
+	// containers confined by Landlock; running it again only restricts
+	// the caller further.
+	if snap.Exe == landlock.InitPath {
 		return
 	}
 	if (snap.ExeDeleted || snap.ExeMemfd) && (s.execAllow != nil || s.mode == profiles.ModeEnforce) {
