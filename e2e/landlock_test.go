@@ -173,3 +173,33 @@ func TestLandlockMonitorModeAllows(t *testing.T) {
 	}
 	bed.WaitAlert(t, 15*time.Second, map[string]string{"container_id": id, "rule": "exec"})
 }
+
+// TestLandlockNativeSnapshotter: a rootfs that is not overlayfs (which the
+// fanotify guard refuses) is protected by Landlock all the same.
+func TestLandlockNativeSnapshotter(t *testing.T) {
+	bed := e2e.NewBed(t)
+	bed.WriteProfile(t, "ll", strings.Replace(landlockProfile, "MODE", "enforce", 1))
+	c := bed.StartConfined(t, "CONFINE_NO_FANOTIFY=1")
+	id := testbed.UniqueID("lln")
+	r, err := bed.Start(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc, Snapshotter: "native",
+		Args:   []string{"sh", "-c", "grep -q ' / overlay ' /proc/mounts && echo OVERLAY; " + allowedScript + "; " + attackScript() + " echo END; sleep 300"},
+		Labels: map[string]string{"confine.profile": "ll"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitWatched(t, c, bed.Namespace, id)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(r.Stdout(), "END") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	out := r.Stdout()
+	if strings.Contains(out, "OVERLAY") {
+		t.Fatalf("the rootfs is overlayfs: the native snapshotter was not used")
+	}
+	if !strings.Contains(out, "ALLOWED") {
+		t.Fatalf("the allowed workload failed: %q %q", out, r.Stderr())
+	}
+	checkRefused(t, "native snapshotter", out, true)
+	bed.WaitAlert(t, 15*time.Second, map[string]string{"container_id": id, "action": "denied", "layer": "landlock", "path": "/etc/shadow"})
+}

@@ -23,9 +23,11 @@ import (
 // the newcomer: B keeps running, no alert names B's process. The delay is
 // made real by stopping confined (SIGSTOP) while the kernel queues its
 // events, and the PID is handed over with /proc/sys/kernel/ns_last_pid.
-// The fanotify guard is off: it would deny A's exec before it happens.
+// The fanotify guard and Landlock are off: they would deny A's exec
+// before it happens.
 func TestPIDReuse(t *testing.T) {
 	bed := e2e.NewBed(t)
+	bed.WriteConfig(t, "landlock = false")
 	bed.WriteProfile(t, "pra", "apiVersion: confine/v1\nname: pra\nmode: enforce\nexec:\n  allow: [\"/bin/busybox\"]\nonViolation: kill\n")
 	bed.WriteProfile(t, "prb", "apiVersion: confine/v1\nname: prb\nmode: enforce\nexec:\n  allow: [\"/bin/busybox\", \"/tmp/b/**\"]\nonViolation: kill\n")
 	c := bed.StartConfined(t, "CONFINE_NO_FANOTIFY=1")

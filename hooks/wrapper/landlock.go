@@ -49,6 +49,9 @@ func (w *Wrapper) landlockLayer(log *hooks.RuncLog, id string, needs bool) (stri
 	if !needs {
 		return "", "", nil
 	}
+	if !w.Config.Landlock {
+		return "", "none: landlock = false in the configuration", nil
+	}
 	abiFn := w.LandlockABI
 	if abiFn == nil {
 		abiFn = landlock.ABI

@@ -61,6 +61,10 @@ type Config struct {
 	// (BPF, else the proc connector), ProcessEventsBPF (BPF or refuse to
 	// start) or ProcessEventsProcConnector.
 	ProcessEvents string `toml:"process_events" json:"process_events"`
+	// Landlock false keeps confine-init (Landlock) out of enforce
+	// containers: their file and exec rules are then enforced by the
+	// fanotify guard and the monitor only, as on kernels without Landlock.
+	Landlock bool `toml:"landlock" json:"landlock"`
 
 	// Fleets: profiles pulled from OCI registries (sources.go).
 	ProfileSources   []string `toml:"profile_sources" json:"profile_sources"`
@@ -112,6 +116,7 @@ func Default() *Config {
 		SignatureKeys:     []string{},
 		RegistryCAFiles:   []string{},
 		ProcessEvents:     ProcessEventsAuto,
+		Landlock:          true,
 	}
 }
 

@@ -46,6 +46,10 @@ type Daemon struct {
 
 	learnAnnounced map[string]bool
 
+	// domains maps the processes that create Landlock domains to their
+	// containers (landlock.go).
+	domains domainOwners
+
 	// mu serialises changes to container records and process tracking.
 	mu sync.Mutex
 
@@ -340,6 +344,7 @@ func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) 
 	d.setProfile(c, p)
 	d.reg.put(c)
 	d.mu.Unlock()
+	d.domains.add(st.Pid, c)
 	d.log.Info("container registered", "namespace", ns, "container", st.ID, "pid", st.Pid, "profile", p.Name, "mode", p.Mode, "source", sourceHook)
 	// Labels and image arrive from containerd without holding up the create.
 	// Before user code runs: the network rules of its namespace, and
@@ -493,6 +498,7 @@ func (d *Daemon) registerFromContainerd(info *watch.Container, source string) {
 	d.setProfile(c, p)
 	d.reg.put(c)
 	d.mu.Unlock()
+	d.domains.add(c.Pid, c)
 	d.log.Info("container registered", "namespace", c.Namespace, "container", c.ID, "pid", c.Pid, "profile", p.Name, "mode", p.Mode, "source", source, "selected_by", reason, "injected", c.Injected)
 	d.dockerUnconfined(c, dinfo)
 	d.applyEgress(c)
@@ -531,6 +537,7 @@ func (d *Daemon) handleEvent(ctx context.Context, ev watch.Event) {
 		d.registerFromContainerd(info, sourceEvent)
 	case watch.TaskExecAdded, watch.TaskExecStarted:
 		if c := d.reg.get(ev.Namespace, ev.ID); c != nil {
+			d.domains.add(int(ev.Pid), c)
 			d.mon.scanContainer(c)
 		}
 	case watch.TaskExit:

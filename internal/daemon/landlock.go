@@ -3,8 +3,10 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/confinehq/confine/internal/alert"
@@ -52,22 +54,75 @@ func (d *Daemon) startLandlock(ctx context.Context) (restore func()) {
 	}
 	go func() {
 		for r := range recs {
-			d.landlockDenial(r, true)
+			d.log.Debug("landlock denial", "domain", r.Domain, "pid", r.PID, "exe", r.Exe, "blockers", strings.Join(r.Blockers, ","), "path", r.Path)
+			d.landlockDenial(r, 0)
 		}
 	}()
 	return restore
 }
 
+// domainOwners remembers the exec processes containerd started: with
+// confine-init in front, each one creates a Landlock domain, and its
+// denials name it as the domain's creator, often after it has exited
+// (a `docker exec` session that failed). A container's first process is
+// found through the registry and /proc.
+type domainOwners struct {
+	mu   sync.Mutex
+	pids map[int]domainOwner
+}
+
+type domainOwner struct {
+	c  *container
+	at time.Time
+}
+
+// domainOwnerTTL bounds how long an exec PID stays attributed.
+const domainOwnerTTL = 10 * time.Minute
+
+func (o *domainOwners) add(pid int, c *container) {
+	if pid <= 0 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.pids == nil {
+		o.pids = map[int]domainOwner{}
+	}
+	now := time.Now()
+	if len(o.pids) > 4096 {
+		for p, e := range o.pids {
+			if now.Sub(e.at) > domainOwnerTTL {
+				delete(o.pids, p)
+			}
+		}
+	}
+	o.pids[pid] = domainOwner{c: c, at: now}
+}
+
+func (o *domainOwners) get(pid int) *container {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if e, ok := o.pids[pid]; ok && time.Since(e.at) < domainOwnerTTL {
+		return e.c
+	}
+	return nil
+}
+
 // landlockDenial attributes one denial to its container through the
 // process that created the domain, and reports it as denied by the kernel.
-func (d *Daemon) landlockDenial(r audit.LandlockDenial, retry bool) {
+// The alert's PID is that process: the container's first process or an
+// exec session, the offender or its ancestor.
+func (d *Daemon) landlockDenial(r audit.LandlockDenial, tries int) {
 	var c *container
 	if r.PID > 0 {
-		c = d.mon.containerOf(r.PID)
+		if c = d.domains.get(r.PID); c == nil {
+			c = d.mon.containerOf(r.PID)
+		}
 	}
 	if c == nil {
-		if retry && r.PID > 0 {
-			time.AfterFunc(250*time.Millisecond, func() { d.landlockDenial(r, false) })
+		// The exec-started event may not have arrived yet.
+		if tries < 6 && r.PID > 0 {
+			time.AfterFunc(time.Duration(tries+1)*300*time.Millisecond, func() { d.landlockDenial(r, tries+1) })
 			return
 		}
 		d.log.Warn("Landlock denial outside watched containers", "domain", r.Domain, "pid", r.PID, "exe", r.Exe, "blockers", strings.Join(r.Blockers, ","), "path", r.Path)
@@ -83,9 +138,9 @@ func (d *Daemon) landlockDenial(r audit.LandlockDenial, retry bool) {
 	if !ok {
 		return
 	}
-	var snap *snapshot
+	snap := &snapshot{PID: r.PID, Exe: r.Exe}
 	if v.Rule == alert.RuleExec {
-		snap = &snapshot{Exe: r.Path}
+		snap.Exe = r.Path
 	}
 	d.denied(c, snap, v)
 }
@@ -120,6 +175,9 @@ func landlockViolation(r audit.LandlockDenial) (violationT, bool) {
 		v.Detail = fmt.Sprintf("TCP bind to port %d refused by Landlock (not in network.listen)", r.Port)
 	case has("net.connect_tcp"):
 		v.Rule, v.Subject = alert.RuleNetwork, strconv.Itoa(r.Port)
+		if r.Addr != "" {
+			v.Subject = net.JoinHostPort(r.Addr, v.Subject)
+		}
 		v.Detail = fmt.Sprintf("TCP connect to port %d refused by Landlock (not in network.egress)", r.Port)
 	default:
 		return v, false

@@ -61,6 +61,10 @@ type RunOptions struct {
 	// Timeout bounds Run (default DefaultRunTimeout); the container is killed
 	// when it expires. Start ignores it.
 	Timeout time.Duration
+	// Snapshotter unpacks the image into and takes the rootfs from another
+	// snapshotter than the default (e.g. "native": a rootfs that is not
+	// overlayfs).
+	Snapshotter string
 }
 
 // Result is how a container or an exec'd process ended.
@@ -149,6 +153,13 @@ func (c *Containerd) Start(ctx context.Context, opts RunOptions) (*Running, erro
 	if err != nil {
 		return nil, fmt.Errorf("creating container %s: %w", id, err)
 	}
+	snapshotter := Snapshotter
+	if opts.Snapshotter != "" && opts.Snapshotter != Snapshotter {
+		snapshotter = opts.Snapshotter
+		if err := image.Unpack(ctx, snapshotter); err != nil {
+			return nil, fmt.Errorf("creating container %s: unpacking %s into %s: %w", id, ref, snapshotter, err)
+		}
+	}
 
 	specOpts := []oci.SpecOpts{oci.WithImageConfig(image)}
 	if len(opts.Args) > 0 {
@@ -190,7 +201,7 @@ func (c *Containerd) Start(ctx context.Context, opts RunOptions) (*Running, erro
 	}
 	cOpts := []client.NewContainerOpts{
 		client.WithImage(image),
-		client.WithSnapshotter(Snapshotter),
+		client.WithSnapshotter(snapshotter),
 		client.WithNewSnapshot(id, image),
 		runtimeOpt,
 		client.WithNewSpec(specOpts...),

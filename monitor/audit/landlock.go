@@ -29,8 +29,10 @@ type LandlockDenial struct {
 	Blockers []string
 	// Path is the file concerned ("" for network denials).
 	Path string
-	// Port is the TCP port of a network denial (lport= or dest=).
+	// Port is the TCP port of a network denial (lport= or dest=), Addr
+	// the peer of a refused connect (daddr=).
 	Port int
+	Addr string
 	// PID is the process that restricted itself into the domain (for
 	// confine: the container's confine-init, which became the workload,
 	// or a runc exec process); 0 when the allocated record was not seen.
@@ -56,6 +58,8 @@ func ParseLandlockAccess(s string) (LandlockDenial, bool) {
 			d.Blockers = strings.Split(v, ",")
 		case "path":
 			d.Path = unquote(v)
+		case "daddr":
+			d.Addr = v
 		case "dest", "lport":
 			if n, err := strconv.Atoi(v); err == nil {
 				d.Port = n
