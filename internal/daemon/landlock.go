@@ -47,6 +47,9 @@ func (d *Daemon) startLandlock(ctx context.Context) (restore func()) {
 			}
 		}
 	}
+	if err == nil {
+		go d.keepAuditOn(ctx)
+	}
 	recs, err := audit.ListenLandlock(ctx, 4096)
 	if err != nil {
 		d.log.Error("Landlock denials unavailable: they are refused but not alerted", "error", err)
@@ -106,6 +109,35 @@ func (o *domainOwners) get(pid int) *container {
 		return e.c
 	}
 	return nil
+}
+
+// auditCheckEvery is how often confined checks that audit is still on.
+const auditCheckEvery = time.Second
+
+// keepAuditOn turns audit back on when something else turned it off while
+// confined runs: systemd-journald does at every start-up with its default
+// Audit=no (Debian 12's systemd 252), and so does another confined that
+// stops. Denials in between are refused but not reported; the warning
+// says so.
+func (d *Daemon) keepAuditOn(ctx context.Context) {
+	t := time.NewTicker(auditCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		on, err := audit.AuditEnabled()
+		if err != nil || on != 0 {
+			continue
+		}
+		if err := audit.SetAuditEnabled(1); err != nil {
+			d.log.Error("kernel audit was turned off and cannot be turned back on: Landlock denials are not reported", "error", err)
+			continue
+		}
+		d.log.Warn("kernel audit was turned off by someone else (systemd-journald with Audit=no at its start?); turned back on: Landlock denials of the last second may be unreported")
+	}
 }
 
 // landlockDenial attributes one denial to its container through the
