@@ -119,7 +119,7 @@ func TestExecGetsTheRuleset(t *testing.T) {
 		t.Fatalf("runc exec'd %d times", len(e.calls))
 	}
 	got := e.calls[0].argv
-	want := append([]string{e.runc}, argv[1:]...)
+	want := append([]string(nil), argv...)
 	want[7] = proc + ".confine"
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("argv (-want +got):\n%s", diff)
@@ -152,7 +152,7 @@ func TestExecGetsTheRuleset(t *testing.T) {
 	if err := e.wrapper(argv).Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(append([]string{e.runc}, argv[1:]...), e.calls[0].argv); diff != "" {
+	if diff := cmp.Diff(argv, e.calls[0].argv); diff != "" {
 		t.Errorf("argv changed for an unconfined container:\n%s", diff)
 	}
 }
