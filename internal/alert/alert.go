@@ -22,6 +22,9 @@ const (
 	// EventExecSession: a command of an audited operator exec session
 	// (execSessions: audit), or a denied session killed.
 	EventExecSession = "exec_session"
+	// EventUnprotected: a container runs without a protection layer its
+	// profile needs (CONFINE_RULE not_injected or layer_missing).
+	EventUnprotected = "unprotected"
 )
 
 // Rules (CONFINE_RULE).
@@ -33,6 +36,21 @@ const (
 	RuleSeccomp   = "seccomp"
 	// The privilege rules (privileges.ptrace ...: profiles.PrivilegeRules)
 	// name themselves: ptrace, namespaces, rawSockets, setid, kernel.
+	// RuleNotInjected: a container under a monitor or enforce profile was
+	// not started through confine-runc (no filter, no hooks).
+	RuleNotInjected = "not_injected"
+	// RuleLayerMissing: a layer (CONFINE_LAYER) could not be applied.
+	RuleLayerMissing = "layer_missing"
+)
+
+// Layers (CONFINE_LAYER): what saw, refused or should have refused.
+const (
+	LayerSeccomp  = "seccomp"
+	LayerLandlock = "landlock"
+	LayerFanotify = "fanotify"
+	LayerNftables = "nftables"
+	LayerEvents   = "events"
+	LayerRescan   = "rescan"
 )
 
 // Actions (CONFINE_ACTION).
@@ -69,6 +87,7 @@ type Alert struct {
 	Path      string
 	Peer      string
 	Syscall   string
+	Layer     string
 	UID       *int
 	// Count is how many identical violations this record stands for (rate
 	// limiting); 0 or 1 means one.
@@ -104,6 +123,7 @@ func (a *Alert) Fields() map[string]string {
 	set("PATH", a.Path)
 	set("PEER", a.Peer)
 	set("SYSCALL", a.Syscall)
+	set("LAYER", a.Layer)
 	if a.UID != nil {
 		set("UID", strconv.Itoa(*a.UID))
 	}
@@ -144,7 +164,7 @@ func (a *Alert) JSON() map[string]any {
 
 // Key identifies "identical" violations for rate limiting.
 func (a *Alert) Key() string {
-	return strings.Join([]string{a.Event, a.Namespace, a.Container, a.Rule, a.Exe, a.Path, a.Peer, a.Syscall}, "\x00")
+	return strings.Join([]string{a.Event, a.Namespace, a.Container, a.Rule, a.Exe, a.Path, a.Peer, a.Syscall, a.Layer}, "\x00")
 }
 
 // String is a one-line human form.

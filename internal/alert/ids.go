@@ -10,6 +10,7 @@ var messageIDs = map[string]string{
 	EventProfileError: "6c1c7f3e0f3a4b5e9d1a2b3c4d5e6f05",
 	EventSinkOutage:   "6c1c7f3e0f3a4b5e9d1a2b3c4d5e6f06",
 	EventExecSession:  "6c1c7f3e0f3a4b5e9d1a2b3c4d5e6f18",
+	EventUnprotected:  "6c1c7f3e0f3a4b5e9d1a2b3c4d5e6f07",
 }
 
 // MessageID returns the fixed MESSAGE_ID of an event kind.

@@ -91,6 +91,14 @@ type Status struct {
 	ProcessEvents string `json:"processEvents,omitempty"`
 	// ProfileSources are the OCI registries profiles are pulled from.
 	ProfileSources []ProfileSource `json:"profileSources,omitempty"`
+	// Events is how confined learns of new processes: "proc connector",
+	// or "rescans" (every rescan_interval) with EventsReason saying why.
+	Events       string `json:"events,omitempty"`
+	EventsReason string `json:"eventsReason,omitempty"`
+	// Unprotected lists "namespace/id: what is missing" for every
+	// container that lacks a layer its profile needs (not injected, a
+	// layer that could not be applied).
+	Unprotected []string `json:"unprotected,omitempty"`
 }
 
 // ProfileSource is one entry of profile_sources: what is in force from it
@@ -103,6 +111,18 @@ type ProfileSource struct {
 	LastPoll    time.Time `json:"lastPoll,omitempty"`
 	LastSuccess time.Time `json:"lastSuccess,omitempty"`
 	LastError   string    `json:"lastError,omitempty"`
+}
+
+// Layer is one protection or observation layer of a container, in force
+// or missing (SPEC section 8): seccomp, landlock, fanotify, nftables,
+// events. Layers a profile does not need are not listed.
+type Layer struct {
+	Name    string `json:"name"`
+	InForce bool   `json:"inForce"`
+	// Detail qualifies a layer in force ("ABI 7", "proc connector").
+	Detail string `json:"detail,omitempty"`
+	// Reason says why a missing layer is missing.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Container is one watched container as confinectl ps shows it.
@@ -130,7 +150,8 @@ type Container struct {
 	CapsHeld []string `json:"capsHeld,omitempty"`
 	CapsUsed []string `json:"capsUsed,omitempty"`
 	// CapsRecorded says CapsUsed is known (it may be empty).
-	CapsRecorded bool `json:"capsRecorded,omitempty"`
+	CapsRecorded bool    `json:"capsRecorded,omitempty"`
+	Layers       []Layer `json:"layers,omitempty"`
 }
 
 // Error is the body of every non-2xx answer.

@@ -56,9 +56,20 @@ func status(e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "violations: %d, kills: %d\n", st.Violations, st.Kills)
 	if st.ProcessEvents != "" {
 		fmt.Fprintf(e.stdout, "process events: %s\n", st.ProcessEvents)
+	} else if st.EventsReason == "" {
+		fmt.Fprintf(e.stdout, "process events: %s\n", st.Events)
+	}
+	if st.EventsReason != "" {
+		fmt.Fprintf(e.stdout, "process events: WARNING: %s only: %s\n", st.Events, st.EventsReason)
+	}
+	if len(st.Unprotected) > 0 {
+		fmt.Fprintf(e.stdout, "UNPROTECTED: %d missing layers (confinectl ps):\n", len(st.Unprotected))
+		for _, u := range st.Unprotected {
+			fmt.Fprintf(e.stdout, "  %s\n", u)
+		}
 	}
 	srcErr := printSources(e, st.ProfileSources)
-	if !st.ContainerdConnected || len(st.ProfileErrors) > 0 || srcErr {
+	if !st.ContainerdConnected || len(st.ProfileErrors) > 0 || srcErr || len(st.Unprotected) > 0 {
 		return errFinding
 	}
 	return nil
@@ -86,7 +97,7 @@ func ps(e *env, args []string) error {
 	if e.json {
 		return e.printJSON(cs)
 	}
-	t := newTable(e.stdout, "CONTAINER", "IMAGE", "PROFILE", "MODE", "PROCS", "VIOLATIONS", "CAPS HELD", "CAPS USED", "STATUS", "NOTES")
+	t := newTable(e.stdout, "CONTAINER", "IMAGE", "PROFILE", "MODE", "PROCS", "VIOLATIONS", "CAPS HELD", "CAPS USED", "STATUS", "LAYERS", "NOTES")
 	for _, ct := range cs {
 		id := ct.Namespace + "/" + ct.ID
 		if ct.Root != "" {
@@ -97,13 +108,15 @@ func ps(e *env, args []string) error {
 		}
 		notes := append([]string(nil), ct.Notes...)
 		if !ct.Injected {
-			notes = append(notes, "no injected seccomp filter (not started through confine-runc)")
+			notes = append(notes, "NOT INJECTED: no seccomp filter, no hooks (not started through confine-runc)")
 		}
+		layers, missing := layerColumn(ct.Layers)
+		notes = append(notes, missing...)
 		st := ct.Status
 		if ct.KillReason != "" {
 			st += ": " + ct.KillReason
 		}
-		t.row(id, ct.Image, ct.Profile, ct.Mode, strconv.Itoa(ct.Processes), strconv.Itoa(ct.Violations), capsHeld(ct), capsUsed(ct), st, strings.Join(notes, "; "))
+		t.row(id, ct.Image, ct.Profile, ct.Mode, strconv.Itoa(ct.Processes), strconv.Itoa(ct.Violations), capsHeld(ct), capsUsed(ct), st, layers, strings.Join(notes, "; "))
 	}
 	return t.flush()
 }
@@ -130,4 +143,26 @@ func capsUsed(ct api.Container) string {
 		return "none"
 	}
 	return strings.Join(ct.CapsUsed, ",")
+}
+
+// layerColumn renders the layers of a container: those in force by name
+// (with their detail), missing ones as !name, and a note per missing layer
+// with its reason.
+func layerColumn(ls []api.Layer) (string, []string) {
+	var col, notes []string
+	for _, l := range ls {
+		switch {
+		case !l.InForce:
+			col = append(col, "!"+l.Name)
+			notes = append(notes, "missing "+l.Name+": "+l.Reason)
+		case l.Detail != "":
+			col = append(col, l.Name+"("+l.Detail+")")
+		default:
+			col = append(col, l.Name)
+		}
+	}
+	if len(col) == 0 {
+		return "-", nil
+	}
+	return strings.Join(col, ","), notes
 }

@@ -88,6 +88,8 @@ func (b backend) Status(ctx context.Context) (*api.Status, error) {
 	st.Violations = int(d.stats.violations.Load())
 	st.Kills = int(d.stats.kills.Load())
 	st.ProcessEvents = d.mon.eventSource()
+	st.Events, st.EventsReason = d.mon.eventsSource()
+	st.Unprotected = d.unprotectedList()
 	return st, nil
 }
 
@@ -106,5 +108,7 @@ func (b backend) Containers(ctx context.Context) ([]api.Container, error) {
 
 func (b backend) Reload(ctx context.Context) ([]string, error) {
 	errs := b.d.reload("API request")
+	// systemctl reload (confinectl reload) also follows log rotation.
+	b.d.alerts.reopen()
 	return errs, nil
 }

@@ -152,6 +152,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.startAudit(runCtx)
 	defer d.startLandlock(runCtx)()
+	d.alertEventsSource()
 	defer d.mon.stop()
 
 	events := make(chan watch.Event, 1024)
@@ -346,6 +347,7 @@ func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) 
 	d.mu.Unlock()
 	d.domains.add(st.Pid, c)
 	d.log.Info("container registered", "namespace", ns, "container", st.ID, "pid", st.Pid, "profile", p.Name, "mode", p.Mode, "source", sourceHook)
+	d.initialLayers(c)
 	// Labels and image arrive from containerd without holding up the create.
 	// Before user code runs: the network rules of its namespace, and
 	// fanotify in front of its files.
@@ -500,13 +502,13 @@ func (d *Daemon) registerFromContainerd(info *watch.Container, source string) {
 	d.mu.Unlock()
 	d.domains.add(c.Pid, c)
 	d.log.Info("container registered", "namespace", c.Namespace, "container", c.ID, "pid", c.Pid, "profile", p.Name, "mode", p.Mode, "source", source, "selected_by", reason, "injected", c.Injected)
+	d.initialLayers(c)
 	d.dockerUnconfined(c, dinfo)
 	d.applyEgress(c)
 	if !envBool("CONFINE_NO_FANOTIFY") {
 		// A guard attaches to a running container too (after a restart).
-		if _, bundle := d.mon.bundleAnnotations(c.Pid, c.ID); bundle != "" {
-			d.startGuard(c, bundle)
-		}
+		_, bundle := d.mon.bundleAnnotations(c.Pid, c.ID)
+		d.startGuard(c, bundle)
 	}
 	d.mon.track(c, c.Status == "running")
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/confinehq/confine/hooks"
+	"github.com/confinehq/confine/internal/alert"
 	"github.com/confinehq/confine/internal/config"
 	"github.com/confinehq/confine/monitor/fanotify"
 	"github.com/confinehq/confine/monitor/rules"
@@ -38,7 +39,11 @@ func (d *Daemon) startGuard(c *container, bundle string) {
 	d.mu.Lock()
 	p, ch := c.Profile, c.checker
 	d.mu.Unlock()
-	if !needsGuard(p) || ch == nil || bundle == "" {
+	if !needsGuard(p) || ch == nil {
+		return
+	}
+	if bundle == "" {
+		d.layerMissing(c, alert.LayerFanotify, "the container's bundle (rootfs and mounts) was not found; the /proc monitor still enforces after the fact")
 		return
 	}
 	var mounts []string
@@ -70,6 +75,7 @@ func (d *Daemon) startGuard(c *container, bundle string) {
 	if err != nil {
 		d.log.Error("fanotify guard not started; the /proc monitor still enforces after the fact", "namespace", c.Namespace, "container", c.ID, "error", err)
 		d.note(c, "no fanotify guard: "+err.Error())
+		d.layerMissing(c, alert.LayerFanotify, err.Error()+"; the /proc monitor still enforces after the fact")
 		return
 	}
 	d.mu.Lock()
@@ -78,6 +84,7 @@ func (d *Daemon) startGuard(c *container, bundle string) {
 	}
 	c.guard = g
 	d.mu.Unlock()
+	d.layerOn(c, alert.LayerFanotify, fmt.Sprintf("%d marks", len(g.Marked())))
 	d.log.Info("fanotify guard started", "namespace", c.Namespace, "container", c.ID, "marks", len(g.Marked()))
 }
 

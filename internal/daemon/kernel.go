@@ -191,10 +191,12 @@ func (d *Daemon) applyEgress(c *container) {
 	switch {
 	case errors.Is(err, egress.ErrHostNetwork):
 		d.note(c, "host network: egress not isolated by nftables (watched through /proc)")
+		d.layerMissing(c, alert.LayerNftables, "host network: no network namespace of its own to put nftables rules in (connections are watched through /proc)")
 		return
 	case err != nil:
 		d.log.Error("installing egress rules", "namespace", c.Namespace, "container", c.ID, "error", err)
 		d.note(c, "egress rules not installed: "+err.Error())
+		d.layerMissing(c, alert.LayerNftables, err.Error())
 		return
 	}
 	d.mu.Lock()
@@ -203,6 +205,7 @@ func (d *Daemon) applyEgress(c *container) {
 	}
 	c.egress = r
 	d.mu.Unlock()
+	d.layerOn(c, alert.LayerNftables, "")
 	d.log.Info("egress rules installed", "namespace", c.Namespace, "container", c.ID, "netns", r.NetNS())
 }
 

@@ -25,6 +25,7 @@ type monitor struct {
 	// rescan-only, which the benchmarks compare against.
 	useEvents bool
 	conn      *proccon.Conn
+	eventsErr string // why conn is nil (layers.go)
 	cancel    context.CancelFunc
 	done      chan struct{}
 	bpf       bpfState
@@ -57,6 +58,7 @@ func (m *monitor) start(ctx context.Context) error {
 	m.setSource(eventSourceNone)
 	if !m.useEvents {
 		m.d.log.Warn("process events switched off: rescan only")
+		m.eventsErr = "process events switched off (CONFINE_NO_PROC_EVENTS)"
 		return nil
 	}
 	if ok, err := m.startEvents(ctx); ok || err != nil {
@@ -68,6 +70,7 @@ func (m *monitor) start(ctx context.Context) error {
 		cancel()
 		// Without the connector confined still works, slower.
 		m.d.log.Error("process events unavailable; falling back to /proc rescans only", "error", err)
+		m.eventsErr = "proc connector unavailable: " + err.Error()
 		return nil
 	}
 	m.setSource(eventSourceProcConnector)

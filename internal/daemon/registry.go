@@ -40,6 +40,7 @@ type container struct {
 	KillReason  string
 	Notes       []string
 	Processes   int
+	Layers      []api.Layer // see layers.go
 	checker     *checker
 	egress      *egress.Rules
 	guard       *fanotify.Guard
@@ -125,6 +126,7 @@ func (c *container) apiView() api.Container {
 		Digest: c.Digest, Pid: c.Pid, Processes: c.Processes, Violations: c.Violations,
 		Injected: c.Injected, Source: c.Source, Status: c.Status, KillReason: c.KillReason,
 		Since: c.Since, Notes: append([]string(nil), c.Notes...),
+		Layers: append([]api.Layer(nil), c.Layers...),
 	}
 	if c.Profile != nil {
 		v.Profile = c.Profile.Name
