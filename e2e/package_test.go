@@ -136,7 +136,7 @@ func TestPackage(t *testing.T) {
 		"/lib/systemd/system/confined.service", "/usr/lib/systemd/catalog/confine.catalog",
 		"/etc/systemd/system/multi-user.target.wants/confined.service", "/etc/systemd/system/confined.service",
 		"/usr/share/doc/confine", "/usr/share/man/man8/confined.8.gz", "/usr/share/man/man5/confine.toml.5.gz",
-		"/etc/logrotate.d/confine", "/usr/share/lintian/overrides/confine",
+		"/etc/logrotate.d/confine", "/usr/share/lintian/overrides/confine", "/usr/lib/confine",
 		"/var/lib/systemd/deb-systemd-helper-enabled/confined.service.dsh-also",
 		"/var/lib/systemd/deb-systemd-helper-masked/confined.service")
 	for _, p := range leftovers {
@@ -312,7 +312,7 @@ func pkgCheckRPM(t *testing.T, rpmFile string) {
 	for _, want := range append(append([]string(nil), pkgBinaries...),
 		"/usr/lib/systemd/system/confined.service", "/usr/lib/systemd/catalog/confine.catalog",
 		"/etc/confine/confine.toml", "/etc/confine/profiles.d", "/usr/share/doc/confine/copyright",
-		"/usr/share/man/man8/confined.8.gz") {
+		"/usr/share/man/man8/confined.8.gz", "/usr/lib/confine/bin/runc") {
 		if !slices.Contains(files, want) {
 			t.Errorf("rpm -qpl lacks %s: %v", want, files)
 		}
@@ -369,6 +369,9 @@ func pkgCheckFiles(t *testing.T) {
 	for _, b := range pkgBinaries {
 		modes[b] = 0o755
 	}
+	if target, err := os.Readlink("/usr/lib/confine/bin/runc"); err != nil || target != "../../../bin/confine-runc" {
+		t.Errorf("/usr/lib/confine/bin/runc -> %q (%v), want ../../../bin/confine-runc", target, err)
+	}
 	for p, want := range modes {
 		st, err := os.Lstat(p)
 		if err != nil {
@@ -399,6 +402,9 @@ func pkgCheckFiles(t *testing.T) {
 	// Enabled without a running systemd; never wired into containerd.
 	if target, err := os.Readlink("/etc/systemd/system/multi-user.target.wants/confined.service"); err != nil || !strings.HasSuffix(target, "/confined.service") {
 		t.Errorf("confined.service not enabled by postinst: %q %v", target, err)
+	}
+	if _, err := os.Lstat("/etc/systemd/system/containerd.service.d/90-confine.conf"); err == nil {
+		t.Error("installing wired confine into containerd: the containerd.service drop-in exists")
 	}
 	if target, err := os.Readlink("/opt/containerd/bin/runc"); err == nil && strings.Contains(target, "confine") {
 		t.Errorf("installing wired confine into containerd: /opt/containerd/bin/runc -> %s", target)
@@ -495,14 +501,43 @@ func pkgCheckRuntime(t *testing.T) {
 		}
 		return string(out)
 	}
-	ctl("setup", "containerd", "--apply", "--bin-dir", bed.OptBin)
-	if target, err := os.Readlink(filepath.Join(bed.OptBin, "runc")); err != nil || target != "/usr/bin/confine-runc" {
-		t.Fatalf("link: %q %v", target, err)
+	// The drop-in goes to a scratch unit directory (PID 1 is not systemd
+	// here); restarting the private containerd with the PATH it sets is
+	// what `systemctl restart containerd` does with it. The link in
+	// /usr/lib/confine/bin is the package's.
+	if out := ctl("setup", "containerd"); !strings.Contains(out, "NOT in effect") {
+		t.Errorf("setup containerd before --apply does not say the wiring is not in effect:\n%s", out)
+	}
+	unitDir := filepath.Join(bed.Dir, "systemd")
+	ctl("setup", "containerd", "--apply", "--unit-dir", unitDir)
+	dropin, err := os.ReadFile(filepath.Join(unitDir, "containerd.service.d", "90-confine.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pathLine, ok := strings.Cut(string(dropin), "Environment=\"PATH=")
+	if !ok {
+		t.Fatalf("drop-in sets no PATH:\n%s", dropin)
+	}
+	shimPath, _, _ := strings.Cut(pathLine, "\"")
+	if !strings.HasPrefix(shimPath, "/usr/lib/confine/bin:") {
+		t.Fatalf("drop-in PATH %q does not start with the package's runc directory", shimPath)
+	}
+	if err := bed.RestartWithEnv("PATH=" + shimPath); err != nil {
+		t.Fatal(err)
+	}
+	if out := ctl("setup", "containerd"); !strings.Contains(out, "in effect: containerd (pid ") || strings.Contains(out, "NOT in effect") {
+		t.Errorf("setup containerd after the restart does not say the wiring is in effect:\n%s", out)
 	}
 	if sec, inj := runSeccomp(""); !strings.HasSuffix(sec, "2") || !inj {
-		t.Errorf("container with containerd's default runc after setup --apply: %q, injected %v; want Seccomp 2 and injected (no containerd restart)", sec, inj)
+		t.Errorf("container with containerd's default runc after setup --apply: %q, injected %v; want Seccomp 2 and injected", sec, inj)
 	}
-	ctl("setup", "containerd", "--revert", "--bin-dir", bed.OptBin)
+	ctl("setup", "containerd", "--revert", "--unit-dir", unitDir)
+	if _, err := os.Stat(unitDir); !os.IsNotExist(err) {
+		t.Errorf("--revert left %s (it did not exist before --apply): %v", unitDir, err)
+	}
+	if err := bed.RestartWithEnv("PATH=" + os.Getenv("PATH")); err != nil {
+		t.Fatal(err)
+	}
 	if sec, inj := runSeccomp(""); !strings.HasSuffix(sec, "0") || inj {
 		t.Errorf("container after setup --revert: %q, injected %v; want the real runc (Seccomp 0, not injected)", sec, inj)
 	}

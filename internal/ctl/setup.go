@@ -20,7 +20,7 @@ import (
 
 func init() {
 	register(command{"setup", "containerd|docker: how to send containers through confine-runc (setup --help)", setupOverview})
-	register(command{"setup containerd", "[--apply|--revert]: make containerd's runc lookup find confine-runc", setupContainerd})
+	register(command{"setup containerd", "[--apply|--revert]: put confine-runc first in containerd's PATH (systemd drop-in)", setupContainerd})
 	register(command{"setup docker", "[--apply|--revert] [--default-runtime]: add the confine runtime to daemon.json", setupDocker})
 }
 
@@ -29,10 +29,11 @@ const (
 	DefaultConfineRunc = "/usr/bin/confine-runc"
 	// DefaultDockerConfig is dockerd's configuration file.
 	DefaultDockerConfig = "/etc/docker/daemon.json"
-	// DefaultContainerdBin is the bin directory of containerd's opt plugin
-	// (path "/opt/containerd"), which containerd puts first in its PATH and
-	// so in the PATH of every shim.
-	DefaultContainerdBin = "/opt/containerd/bin"
+	// DefaultRuncLinkDir holds runc -> confine-runc (shipped by the
+	// package); setup containerd puts it first in containerd's PATH.
+	DefaultRuncLinkDir = "/usr/lib/confine/bin"
+	// DefaultUnitDir is where setup containerd writes its drop-in.
+	DefaultUnitDir = "/etc/systemd/system"
 	// DockerRuntimeName is the runtime name in daemon.json: `docker run
 	// --runtime confine`.
 	DockerRuntimeName = "confine"
@@ -189,217 +190,6 @@ func unwrapPathErr(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// ---- containerd ----
-
-const setupContainerdHelp = `NAME
-    confinectl setup containerd - make containerd's shims run confine-runc
-
-SYNOPSIS
-    confinectl setup containerd [--apply | --revert] [--bin-dir DIR] [--confine-runc PATH]
-
-DESCRIPTION
-    confine-runc has runc's command line. containerd's runc shim
-    (io.containerd.runc.v2) runs the binary named "runc" through PATH unless a
-    container names another binary, and containerd's opt plugin (enabled by
-    default, path /opt/containerd) puts /opt/containerd/bin first in the PATH
-    that every shim inherits. The ways to use confine-runc compare so:
-
-    One container, nothing to configure (try confine this way first):
-        ctr run --runc-binary /usr/bin/confine-runc IMAGE ID
-        nerdctl run --runtime /usr/bin/confine-runc IMAGE
-    Every new container of this containerd (what --apply does):
-        ln -s /usr/bin/confine-runc /opt/containerd/bin/runc
-        This covers ctr, nerdctl and Docker's default runtime when dockerd uses
-        this containerd, in every namespace, without editing containerd's
-        config.toml. confine-runc execs the real runc (runc_path) after
-        injecting the profile; every command but create and run passes straight
-        through. --revert removes the link and nothing else.
-    Kubernetes CRI only:
-        BinaryName in the runc runtime options of containerd's config.toml;
-        it does not apply to ctr, nerdctl or Docker and needs a restart.
-
-    The link is the safe default: it is one file that --revert (or removing
-    the package) takes away, it changes no containerd configuration, and
-    running containers keep their runc state. It makes confine-runc the runc
-    of every new container, so mind fail_mode: with "closed" (the default),
-    containers are refused while confined is not running.
-
-    --apply refuses when DIR/runc exists and is not this link (a runc
-    installed there is what containerd runs today: move it away and set
-    runc_path to it), when the real runc is missing, and when runc_path is or
-    would become confine-runc itself.
-
-    containerd needs no restart when its opt plugin is enabled: each shim
-    looks runc up again for every container. If your config.toml changes the
-    opt plugin's path, pass --bin-dir PATH/bin; if it disables the plugin,
-    enable it and restart containerd (running containers keep running).
-
-    --default-runtime is accepted for symmetry with the docker target and
-    changes nothing: the link already is containerd's default.
-`
-
-func setupContainerd(e *env, args []string) error {
-	var o setupOpts
-	fs := e.setupFlags("containerd", "[--apply|--revert] [--bin-dir DIR] [--confine-runc PATH]", setupContainerdHelp, &o)
-	binDir := fs.String("bin-dir", DefaultContainerdBin, "containerd's opt bin directory (first in the shims' PATH)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return usagef("takes no arguments")
-	}
-	if err := o.check(); err != nil {
-		return err
-	}
-	if !filepath.IsAbs(*binDir) {
-		return usagef("--bin-dir: %q is not an absolute path", *binDir)
-	}
-	link := filepath.Join(*binDir, "runc")
-	res := setupResult{Target: "containerd", Path: link}
-
-	if o.revert {
-		res.Action = "revert"
-		if err := revertContainerdLink(link, o.confineRunc, &res); err != nil {
-			return err
-		}
-		return e.setupReport(res)
-	}
-
-	cfg, err := e.config()
-	if err != nil {
-		return err
-	}
-	if err := checkRealRunc(cfg, o.confineRunc, link); err != nil {
-		return err
-	}
-	state, err := linkState(link, o.confineRunc)
-	if err != nil {
-		return err
-	}
-	if !o.apply {
-		res.Action = "print"
-		res.Content = fmt.Sprintf("ln -s %s %s\n", o.confineRunc, link)
-		switch state {
-		case linkOurs:
-			res.Changes = []string{link + " already points at " + o.confineRunc}
-		case linkAbsent:
-			res.Changed = true
-			res.Changes = []string{"would create the symlink " + link + " pointing at " + o.confineRunc}
-		default:
-			res.Changes = []string{link + " exists and is not confine's link: --apply would refuse (" + string(state) + ")"}
-		}
-		res.Next = []string{
-			"try one container first: ctr run --runc-binary " + o.confineRunc + " IMAGE ID (nerdctl: --runtime " + o.confineRunc + ")",
-			"then for every new container: confinectl setup containerd --apply",
-		}
-		return e.setupReport(res)
-	}
-
-	res.Action = "apply"
-	if err := checkConfineRunc(o.confineRunc); err != nil {
-		return err
-	}
-	switch state {
-	case linkOurs:
-		res.Changes = []string{link + " already points at " + o.confineRunc + "; nothing to do"}
-	case linkAbsent:
-		if err := os.MkdirAll(*binDir, 0o711); err != nil {
-			return fmt.Errorf("creating %s: %w", *binDir, err)
-		}
-		// Symlink fails if something appeared meanwhile: never clobber.
-		if err := os.Symlink(o.confineRunc, link); err != nil {
-			return fmt.Errorf("installing the link: %w", err)
-		}
-		res.Changed = true
-		res.Changes = []string{"created the symlink " + link + " pointing at " + o.confineRunc}
-	default:
-		return fmt.Errorf("%s exists and is not confine's link (%s): containerd runs it as runc today; refusing to replace it. Move it away (and set runc_path to it if it is the runc you want), then run this again", link, state)
-	}
-	if o.defaultRuntime {
-		res.Changes = append(res.Changes, "(--default-runtime changes nothing here: the link already makes confine-runc the runc of every new container)")
-	}
-	res.Next = []string{
-		"new containers of this containerd now go through confine-runc; running ones are unchanged",
-		"no restart is needed while containerd's opt plugin puts " + filepath.Dir(link) + " first in PATH (the default); if unsure: systemctl restart containerd (containers keep running)",
-		"check: confinectl ps shows new containers as injected",
-		"undo: confinectl setup containerd --revert",
-	}
-	if cfg.FailMode == config.FailClosed {
-		res.Next = append(res.Next, "fail_mode is closed: new containers are refused while confined is not running (systemctl enable --now confined)")
-	}
-	return e.setupReport(res)
-}
-
-type linkKind string
-
-const (
-	linkAbsent linkKind = "absent"
-	linkOurs   linkKind = "ours"
-)
-
-// linkState says whether link is missing, confine's symlink to confineRunc,
-// or something else (described).
-func linkState(link, confineRunc string) (linkKind, error) {
-	st, err := os.Lstat(link)
-	if errors.Is(err, fs.ErrNotExist) {
-		return linkAbsent, nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("inspecting %s: %w", link, err)
-	}
-	if st.Mode()&fs.ModeSymlink == 0 {
-		return linkKind(fmt.Sprintf("a %s, not a symlink", describeMode(st.Mode()))), nil
-	}
-	target, err := os.Readlink(link)
-	if err != nil {
-		return "", fmt.Errorf("reading the link %s: %w", link, err)
-	}
-	// The exact target we write, even when dangling (package removed).
-	if target == confineRunc {
-		return linkOurs, nil
-	}
-	if ts, err := os.Stat(link); err == nil {
-		if cs, err := os.Stat(confineRunc); err == nil && os.SameFile(ts, cs) {
-			return linkOurs, nil
-		}
-	}
-	return linkKind("a symlink to " + target), nil
-}
-
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return "regular file"
-	case m.IsDir():
-		return "directory"
-	default:
-		return m.Type().String() + " file"
-	}
-}
-
-func revertContainerdLink(link, confineRunc string, res *setupResult) error {
-	state, err := linkState(link, confineRunc)
-	if err != nil {
-		return err
-	}
-	switch state {
-	case linkAbsent:
-		res.Changes = []string{"no " + link + ": nothing to revert"}
-		return nil
-	case linkOurs:
-		if err := os.Remove(link); err != nil {
-			return fmt.Errorf("removing %s: %w", link, err)
-		}
-		res.Changed = true
-		res.Changes = []string{"removed " + link}
-		res.Next = []string{"new containers run the real runc again (no restart needed); running containers are unchanged"}
-		return nil
-	default:
-		return fmt.Errorf("%s is not confine's link (%s): left alone", link, state)
-	}
 }
 
 // ---- docker ----

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,7 +218,7 @@ func FuzzMergeDaemonJSON(f *testing.F) {
 // setupHost is a fake host: a real runc, a confine-runc, a configuration
 // naming the runc, and the files the targets edit.
 type setupHost struct {
-	dir, runc, confineRunc, config, daemonJSON, binDir string
+	dir, runc, confineRunc, config, daemonJSON, binDir, unitDir string
 }
 
 func newSetupHost(t *testing.T) *setupHost {
@@ -229,7 +230,8 @@ func newSetupHost(t *testing.T) *setupHost {
 		confineRunc: filepath.Join(dir, "bin", "confine-runc"),
 		config:      filepath.Join(dir, "confine.toml"),
 		daemonJSON:  filepath.Join(dir, "docker", "daemon.json"),
-		binDir:      filepath.Join(dir, "opt", "containerd", "bin"),
+		binDir:      filepath.Join(dir, "usr", "lib", "confine", "bin"),
+		unitDir:     filepath.Join(dir, "etc", "systemd", "system"),
 	}
 	for _, p := range []string{h.runc, h.confineRunc} {
 		writeFile(t, p, "#!/bin/sh\nexit 0\n", 0o755)
@@ -272,7 +274,7 @@ func (h *setupHost) docker(args ...string) (string, string, int) {
 }
 
 func (h *setupHost) containerd(args ...string) (string, string, int) {
-	return run(append([]string{"setup", "containerd", "--bin-dir", h.binDir, "--confine-runc", h.confineRunc}, args...)...)
+	return run(append([]string{"setup", "containerd", "--link-dir", h.binDir, "--unit-dir", h.unitDir, "--confine-runc", h.confineRunc}, args...)...)
 }
 
 const sampleDaemonJSON = `{
@@ -414,35 +416,138 @@ func TestSetupDockerInvalidFileUntouched(t *testing.T) {
 	}
 }
 
+// tree lists every path under dir with its type and content.
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		switch {
+		case d.Type()&os.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			out[p] = "-> " + target
+		case d.IsDir():
+			out[p] = "dir"
+		default:
+			data, _ := os.ReadFile(p)
+			out[p] = string(data)
+		}
+		return nil
+	})
+	return out
+}
+
 func TestSetupContainerd(t *testing.T) {
+	tests := []struct {
+		name string
+		// prepare makes the host's state before --apply.
+		prepare func(t *testing.T, h *setupHost)
+	}{
+		{"nothing there", func(t *testing.T, h *setupHost) {}},
+		{"the package's link and another drop-in", func(t *testing.T, h *setupHost) {
+			if err := os.MkdirAll(h.binDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(h.confineRunc, filepath.Join(h.binDir, "runc")); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(h.unitDir, "containerd.service.d", "10-local.conf"), "[Service]\nLimitNOFILE=1024\n", 0o644)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newSetupHost(t)
+			tc.prepare(t, h)
+			before := tree(t, h.dir)
+			link := filepath.Join(h.binDir, "runc")
+			dropin := filepath.Join(h.unitDir, "containerd.service.d", "90-confine.conf")
+
+			out, errOut, code := h.containerd()
+			if code != 0 || !strings.Contains(out, "Environment=\"PATH="+h.binDir+":/usr/local/sbin:") || !strings.Contains(out, "--runc-binary") {
+				t.Fatalf("print: %d %s %s", code, out, errOut)
+			}
+			if got := tree(t, h.dir); !jsonEqual(got, before) {
+				t.Fatal("printing changed files")
+			}
+
+			if out, errOut, code := h.containerd("--apply"); code != 0 || !strings.Contains(out, "systemctl restart containerd") {
+				t.Fatalf("apply: %d %s %s", code, out, errOut)
+			}
+			if target, err := os.Readlink(link); err != nil || target != h.confineRunc {
+				t.Fatalf("link: %q %v", target, err)
+			}
+			data, err := os.ReadFile(dropin)
+			if err != nil || !strings.Contains(string(data), "[Service]\nEnvironment=\"PATH="+h.binDir+":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"\n") {
+				t.Fatalf("drop-in: %v\n%s", err, data)
+			}
+			if out, _, code := h.containerd("--apply"); code != 0 || !strings.Contains(out, "nothing written") {
+				t.Errorf("second apply: %d %s", code, out)
+			}
+			if data2, _ := os.ReadFile(dropin); string(data2) != string(data) {
+				t.Errorf("second apply changed the drop-in:\n%s", data2)
+			}
+			if out, errOut, code := h.containerd("--revert"); code != 0 || !strings.Contains(out, "removed "+dropin) {
+				t.Fatalf("revert: %d %s %s", code, out, errOut)
+			}
+			if got := tree(t, h.dir); !jsonEqual(got, before) {
+				t.Errorf("after --revert the files differ from before --apply:\nbefore %v\nafter  %v", before, got)
+			}
+			if out, _, code := h.containerd("--revert"); code != 0 || !strings.Contains(out, "nothing to revert") {
+				t.Errorf("second revert: %d %s", code, out)
+			}
+		})
+	}
+}
+
+func TestSetupContainerdForeignDropin(t *testing.T) {
 	h := newSetupHost(t)
-	link := filepath.Join(h.binDir, "runc")
+	dropin := filepath.Join(h.unitDir, "containerd.service.d", "90-confine.conf")
+	writeFile(t, dropin, "[Service]\nEnvironment=FOO=1\n", 0o644)
+	for _, flag := range []string{"--apply", "--revert"} {
+		if _, errOut, code := h.containerd(flag); code != 1 || !strings.Contains(errOut, "not written by confinectl") {
+			t.Errorf("%s: %d %s", flag, code, errOut)
+		}
+	}
+	if data, _ := os.ReadFile(dropin); string(data) != "[Service]\nEnvironment=FOO=1\n" {
+		t.Errorf("foreign drop-in touched: %s", data)
+	}
+}
 
-	out, errOut, code := h.containerd()
-	if code != 0 || !strings.Contains(out, "ln -s "+h.confineRunc+" "+link) || !strings.Contains(out, "--runc-binary") {
-		t.Fatalf("print: %d %s %s", code, out, errOut)
+func TestParseNetUnix(t *testing.T) {
+	const fixture = `Num       RefCount Protocol Flags    Type St Inode Path
+0000000000000000: 00000002 00000000 00010000 0001 01 27017 /run/containerd/containerd.sock
+0000000000000000: 00000003 00000000 00000000 0001 03 27123 /run/containerd/containerd.sock
+0000000000000000: 00000002 00000000 00010000 0001 01 27018 /run/containerd/containerd.sock.ttrpc
+0000000000000000: 00000002 00000000 00010000 0001 01 3301 @/containerd-shim/x.sock@
+0000000000000000: 00000002 00000000 00000000 0002 01 1999
+`
+	got, err := parseNetUnix(strings.NewReader(fixture), "/run/containerd/containerd.sock")
+	if err != nil || len(got) != 1 || !got["27017"] {
+		t.Errorf("got %v %v, want only the listening 27017", got, err)
 	}
-	if _, err := os.Lstat(link); !errors.Is(err, os.ErrNotExist) {
-		t.Fatal("printing created the link")
-	}
+}
 
-	if out, errOut, code := h.containerd("--apply"); code != 0 {
-		t.Fatalf("apply: %d %s %s", code, out, errOut)
+func TestSocketOwnerAndLookPath(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "s.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if target, err := os.Readlink(link); err != nil || target != h.confineRunc {
-		t.Fatalf("link: %q %v", target, err)
+	defer l.Close()
+	pid, err := socketOwner("/proc", sock)
+	if err != nil || pid != os.Getpid() {
+		t.Errorf("socketOwner = %d %v, want %d", pid, err, os.Getpid())
 	}
-	if out, _, code := h.containerd("--apply"); code != 0 || !strings.Contains(out, "nothing to do") {
-		t.Errorf("second apply: %d %s", code, out)
+	if _, err := socketOwner("/proc", filepath.Join(dir, "none.sock")); err == nil {
+		t.Error("socketOwner of a socket nobody listens on")
 	}
-	if out, errOut, code := h.containerd("--revert"); code != 0 || !strings.Contains(out, "removed "+link) {
-		t.Fatalf("revert: %d %s %s", code, out, errOut)
-	}
-	if _, err := os.Lstat(link); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("link left after revert: %v", err)
-	}
-	if out, _, code := h.containerd("--revert"); code != 0 || !strings.Contains(out, "nothing to revert") {
-		t.Errorf("second revert: %d %s", code, out)
+	writeFile(t, filepath.Join(dir, "b", "runc"), "#!/bin/sh\n", 0o755)
+	writeFile(t, filepath.Join(dir, "a", "runc"), "not executable", 0o644)
+	if got := lookPathIn("/", filepath.Join(dir, "a")+":relative:"+filepath.Join(dir, "b"), "runc"); got != filepath.Join(dir, "b", "runc") {
+		t.Errorf("lookPathIn = %q", got)
 	}
 }
 
@@ -470,6 +575,12 @@ func TestSetupContainerdLeavesForeignRunc(t *testing.T) {
 			before, _ := os.Lstat(link)
 			for _, flag := range []string{"--apply", "--revert"} {
 				_, errOut, code := h.containerd(flag)
+				if flag == "--revert" { // no drop-in: nothing to revert, the runc stays
+					if code != 0 {
+						t.Errorf("%s: %d %s", flag, code, errOut)
+					}
+					continue
+				}
 				if code != 1 || !strings.Contains(errOut, "not confine's link") || !strings.Contains(errOut, tc.state) {
 					t.Errorf("%s: %d %s", flag, code, errOut)
 				}
@@ -550,7 +661,8 @@ func TestSetupUsage(t *testing.T) {
 		{"no target", []string{"setup"}, 2, "name a target"},
 		{"unknown target", []string{"setup", "podman"}, 2, "unknown target"},
 		{"apply and revert", []string{"setup", "docker", "--apply", "--revert"}, 2, "exclude each other"},
-		{"relative bin dir", []string{"setup", "containerd", "--bin-dir", "opt/bin"}, 2, "not an absolute path"},
+		{"relative link dir", []string{"setup", "containerd", "--link-dir", "opt/bin"}, 2, "not an absolute path"},
+		{"relative unit dir", []string{"setup", "containerd", "--unit-dir", "etc"}, 2, "not an absolute path"},
 		{"docker help", []string{"setup", "docker", "--help"}, 0, "byte for byte"},
 		{"containerd help", []string{"setup", "containerd", "--help"}, 0, "--runc-binary"},
 	}

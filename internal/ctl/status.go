@@ -34,8 +34,20 @@ func status(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var w *wiring
+	if cfg, err := e.config(); err == nil {
+		pw := probeContainerd(cfg.ContainerdAddress, DefaultConfineRunc)
+		w = &pw
+	}
 	if e.json {
-		return e.printJSON(st)
+		out := struct {
+			*api.Status
+			Wiring string `json:"wiring,omitempty"`
+		}{Status: st}
+		if w != nil {
+			out.Wiring = w.String()
+		}
+		return e.printJSON(out)
 	}
 	conn := "connected"
 	if !st.ContainerdConnected {
@@ -61,6 +73,9 @@ func status(e *env, args []string) error {
 	}
 	if st.EventsReason != "" {
 		fmt.Fprintf(e.stdout, "process events: WARNING: %s only: %s\n", st.Events, st.EventsReason)
+	}
+	if w != nil {
+		fmt.Fprintf(e.stdout, "wiring: %s\n", w)
 	}
 	if len(st.Unprotected) > 0 {
 		fmt.Fprintf(e.stdout, "UNPROTECTED: %d missing layers (confinectl ps):\n", len(st.Unprotected))

@@ -571,6 +571,14 @@ func (c *Containerd) Restart() error {
 	}
 }
 
+// RestartWithEnv restarts containerd (see Restart) with env added to its
+// environment, as `systemctl restart containerd` after a drop-in that
+// sets Environment= would.
+func (c *Containerd) RestartWithEnv(env ...string) error {
+	c.opts.Env = append(append([]string(nil), c.opts.Env...), env...)
+	return c.Restart()
+}
+
 func (c *Containerd) stopProcess() error {
 	if c.cmd == nil || c.cmd.Process == nil {
 		return nil
