@@ -8,7 +8,7 @@ LDFLAGS    := -s -w -X $(PKG)/internal/version.Version=$(VERSION)
 GOFLAGS_B  := -trimpath -buildmode=pie
 BINARIES   := confined confine-runc confine-hook confinectl confine-init
 # Packages that need Debian packages on the host (see `make deps`).
-DEB_DEPS   := containerd runc libseccomp-dev busybox-static pkg-config strace iproute2 systemd docker.io lintian rpm
+DEB_DEPS   := containerd runc libseccomp-dev busybox-static pkg-config strace iproute2 systemd docker.io lintian rpm mmdebstrap
 # runc's own integration suite (make test-runc-suite): bats and what its helpers call.
 DEB_DEPS   += bats gawk jq bsdutils gcc criu xz-utils
 # profiles pushed to and pulled from a real registry (profiles/ociprofile, e2e fleet test).
@@ -21,7 +21,7 @@ FUZZTIME   ?= 10s
 E2E_SOURCE_TESTS := ^(TestEnforceKillsAndMonitorAlerts|TestBurstHidesNoViolation|TestContainersStartedWhileConfinedIsDown|TestHostileContainers|TestPIDReuse|TestLearnPromoteEnforce|TestConfinedKilledDuringLearning|TestProcessEventsAloneDetect)$$
 export CGO_ENABLED := 1
 
-.PHONY: generate check-generated help build test test-unit test-e2e test-matrix test-runc-suite lint fuzz deps check-deps demo bench clean deb rpm
+.PHONY: generate check-generated help build test test-unit test-e2e test-matrix test-runc-suite test-systemd lint fuzz deps check-deps demo bench clean deb rpm
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,10 @@ test: check-deps check-generated build ## everything: unit tests and the root en
 	CONFINE_BIN=$(CURDIR)/$(BIN) CONFINE_REQUIRE_ROOT=1 CONFINE_E2E_PROCESS_EVENTS=bpf $(GO) test -count=1 -p 1 -timeout 40m ./...
 	@echo "== the process-event e2e tests again with process_events = proc_connector (the fallback source)"
 	CONFINE_BIN=$(CURDIR)/$(BIN) CONFINE_REQUIRE_ROOT=1 CONFINE_E2E_PROCESS_EVENTS=proc_connector $(GO) test -count=1 -p 1 -timeout 15m -run '$(E2E_SOURCE_TESTS)' ./e2e/
+
+test-systemd: check-deps build ## a Debian 12 booted with systemd: the .deb installed with apt, wired, upgraded, purged (root; also part of make test)
+	@if [ "$$(id -u)" != 0 ]; then echo "make test-systemd boots systemd in namespaces and must run as root" >&2; exit 1; fi
+	CONFINE_BIN=$(CURDIR)/$(BIN) CONFINE_REQUIRE_ROOT=1 $(GO) test -count=1 -timeout 20m -v -run TestSystemdHost ./e2e/systemdhost/
 
 test-unit: ## unit tests only (no root, no containers)
 	CONFINE_SKIP_ROOT=1 $(GO) test -count=1 -short ./...

@@ -84,7 +84,7 @@ func (d *Daemon) startGuard(c *container, bundle string) {
 	}
 	c.guard = g
 	d.mu.Unlock()
-	d.layerOn(c, alert.LayerFanotify, fmt.Sprintf("%d marks", len(g.Marked())))
+	d.layerOn(c, alert.LayerFanotify, fmt.Sprintf("%s mark, %d mounts", g.RootMark(), len(g.Marked())))
 	d.log.Info("fanotify guard started", "namespace", c.Namespace, "container", c.ID, "marks", len(g.Marked()))
 }
 

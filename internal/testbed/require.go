@@ -57,6 +57,9 @@ var debianPackages = map[string]string{
 	"criu":                    "criu",
 	"xz":                      "xz-utils",
 	"docker-registry":         "docker-registry",
+	"mmdebstrap":              "mmdebstrap",
+	"nsenter":                 "util-linux",
+	"unshare":                 "util-linux",
 }
 
 // RequireTools skips the test unless every tool is found: a name with a slash

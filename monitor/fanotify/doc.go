@@ -15,8 +15,13 @@
 // moment that is both before user code and after the PID exists, runc has
 // not yet pivoted into the rootfs and /proc/<pid>/root is still the host's
 // "/". A FILESYSTEM mark on a host file system would put the whole host
-// behind the guard's answer, so NewGuard refuses a RootfsPath that is not
-// overlayfs or that is on the same device as "/" (ErrHostFilesystem).
+// behind the guard's answer: a RootfsPath that is not overlayfs or that is
+// on the same device as "/" (containerd's native snapshotter: a bind mount
+// of a host directory) gets a FAN_MARK_MOUNT mark on the container's own
+// root mount instead. runc binds the rootfs onto itself in the container's
+// mount namespace before pivot_root, so that mount is not one of the
+// host's; NewGuard refuses when the mount it finds is in the guard's own
+// namespace (ErrHostFilesystem). Guard.RootMark says which mark was used.
 //
 // Bind mounts, volumes and tmpfs mounts are other superblocks. Each of
 // GuardConfig.Mounts (container-view destinations; MountsFromSpec picks them

@@ -129,6 +129,8 @@ type Guard struct {
 	f      *os.File
 	ownMnt string
 	marked []string
+	// rootMnt: see marker.rootMnt (RootMark).
+	rootMnt uint64
 
 	decide atomic.Pointer[func(Event) Verdict]
 	cache  *cache
@@ -242,6 +244,7 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 		f:       os.NewFile(uintptr(fan), "fanotify"),
 		ownMnt:  ownMnt,
 		marked:  marked,
+		rootMnt: m.rootMnt,
 		cache:   newCache(cfg.CacheSize),
 		queue:   make(chan *pending, cfg.QueueSize),
 		closing: make(chan struct{}),
@@ -259,6 +262,16 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 
 // Marked returns the mount destinations that got a mount mark.
 func (g *Guard) Marked() []string { return append([]string(nil), g.marked...) }
+
+// RootMark says how the rootfs is marked: "filesystem" (its own overlayfs)
+// or "mount" (the container's own root mount, for a rootfs that is not a
+// file system of its own, such as containerd's native snapshotter).
+func (g *Guard) RootMark() string {
+	if g.rootMnt != 0 {
+		return "mount"
+	}
+	return "filesystem"
+}
 
 // SetDecide replaces the decision function (a profile reload) and drops
 // the cache.

@@ -108,6 +108,10 @@ type marker struct {
 	// the rootfs path before).
 	base   int
 	prefix string
+	// rootMnt is the mount ID of the container's own root mount when the
+	// rootfs got a mount mark (not a file system of its own); 0 when it
+	// got the filesystem mark.
+	rootMnt uint64
 }
 
 func (m *marker) errorf(format string, args ...any) error {
@@ -126,9 +130,6 @@ func (m *marker) markRootfs() error {
 	if err := unix.Fstatfs(rfd, &sfs); err != nil {
 		return m.errorf("statfs of rootfs %s: %w", m.rootfs, err)
 	}
-	if sfs.Type != unix.OVERLAYFS_SUPER_MAGIC {
-		return m.errorf("rootfs %s is not overlayfs (f_type %#x): %w", m.rootfs, sfs.Type, ErrHostFilesystem)
-	}
 	st, err := fstat(rfd)
 	if err != nil {
 		return m.errorf("stat of rootfs %s: %w", m.rootfs, err)
@@ -137,8 +138,12 @@ func (m *marker) markRootfs() error {
 	if err := unix.Stat("/", &root); err != nil {
 		return m.errorf("stat of /: %w", err)
 	}
-	if st.id.dev == root.Dev {
-		return m.errorf("rootfs %s is on the host's root device: %w", m.rootfs, ErrHostFilesystem)
+	if sfs.Type != unix.OVERLAYFS_SUPER_MAGIC || st.id.dev == root.Dev {
+		why := fmt.Sprintf("not overlayfs (f_type %#x)", sfs.Type)
+		if st.id.dev == root.Dev {
+			why = "on the host's root device"
+		}
+		return m.markRootMount(st, why)
 	}
 	m.rootfsID = st.id
 	if err := m.openBase(); err != nil {
@@ -147,6 +152,46 @@ func (m *marker) markRootfs() error {
 	if err := markFd(m.fan, unix.FAN_MARK_FILESYSTEM, m.fs, rfd); err != nil {
 		return m.errorf("marking rootfs %s: %w", m.rootfs, err)
 	}
+	return nil
+}
+
+// markRootMount marks the container's own root mount when the rootfs is
+// not a file system of its own (containerd's native snapshotter: a bind
+// mount of a directory of the host's file system), where a filesystem
+// mark would put the whole host behind the guard. The container's mount
+// namespace holds its own copy of that mount (runc binds the rootfs onto
+// itself there before pivot_root, and it becomes the container's "/"), a
+// mount that is not in the guard's namespace: a FAN_MARK_MOUNT on it sees
+// the container's opens and none of the host's. It is refused when the
+// mount found is one of the guard's own (ErrHostFilesystem).
+func (m *marker) markRootMount(st fileStat, why string) error {
+	m.rootfsID = st.id
+	if err := m.openBase(); err != nil {
+		return err
+	}
+	own, err := readMountinfo(m.fs, "self", "mountinfo")
+	if err != nil {
+		return m.errorf("reading the guard's mount table: %w", err)
+	}
+	var stx unix.Statx_t
+	if err := unix.Statx(m.base, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID|unix.STATX_INO, &stx); err != nil {
+		return m.errorf("statx of the container's root: %w", err)
+	}
+	if stx.Mask&unix.STATX_MNT_ID == 0 {
+		return m.errorf("rootfs %s is %s and the kernel reports no mount ID: %w", m.rootfs, why, ErrHostFilesystem)
+	}
+	if stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+		return m.errorf("rootfs %s is %s and is not a mount of its own in the container: %w", m.rootfs, why, ErrHostFilesystem)
+	}
+	for _, mi := range own {
+		if uint64(mi.ID) == stx.Mnt_id {
+			return m.errorf("rootfs %s is %s and the container's root is mount %d of the host: %w", m.rootfs, why, stx.Mnt_id, ErrHostFilesystem)
+		}
+	}
+	if err := markFd(m.fan, unix.FAN_MARK_MOUNT, m.fs, m.base); err != nil {
+		return m.errorf("marking the root mount of rootfs %s: %w", m.rootfs, err)
+	}
+	m.rootMnt = stx.Mnt_id
 	return nil
 }
 
@@ -264,7 +309,11 @@ func (m *marker) markMount(dest string, hostIDs, done map[uint64]bool) (bool, er
 	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID|unix.STATX_INO, &stx); err != nil {
 		return false, m.errorf("statx of mount %s: %w", dest, err)
 	}
-	if uint64(unix.Mkdev(stx.Dev_major, stx.Dev_minor)) == m.rootfsID.dev {
+	if m.rootMnt != 0 {
+		if stx.Mnt_id == m.rootMnt {
+			return false, nil // a directory of the root mount: already covered
+		}
+	} else if uint64(unix.Mkdev(stx.Dev_major, stx.Dev_minor)) == m.rootfsID.dev {
 		return false, nil // a directory of the rootfs: already covered
 	}
 	if stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT == 0 {
