@@ -28,7 +28,8 @@ func layerOf(ct api.Container, name string) (api.Layer, bool) {
 // force (seccomp, fanotify, nftables, events) and raises no such alert.
 func TestLayersAndNotInjected(t *testing.T) {
 	bed := e2e.NewBed(t)
-	bed.WriteProfile(t, "app", appProfile)
+	// appProfile with a seccomp section: the seccomp layer is needed.
+	bed.WriteProfile(t, "app", appProfile+"seccomp:\n  base: docker-default\n")
 	confined := bed.StartConfined(t)
 	ctx := context.Background()
 

@@ -96,8 +96,11 @@ func (d *Daemon) initialLayers(c *container) {
 	switch {
 	case injected && prof != nil && prof.Mode == profiles.ModeLearn:
 		d.layerOn(c, alert.LayerSeccomp, "logging filter (learn)")
-	case injected:
+	case injected && prof != nil && !prof.Seccomp.IsZero():
 		d.layerOn(c, alert.LayerSeccomp, "")
+	case injected:
+		// A profile without a seccomp section gets no filter: the layer
+		// is not needed.
 	default:
 		d.unprotected(c, alert.RuleNotInjected, alert.LayerSeccomp, "not started through confine-runc: no seccomp filter, no hooks (see confinectl setup)")
 	}
