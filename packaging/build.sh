@@ -100,8 +100,10 @@ fi
 for b in confined confine-runc confine-hook confinectl confine-init; do
 	[ -x "bin/$b" ] || die "bin/$b is missing: run make build (make $format does)"
 done
-stage="$root/dist/.stage-$format"
-rm -rf "$stage"
+# A stage of its own: two builds at once (tests) must not share one.
+mkdir -p "$root/dist"
+stage=$(mktemp -d "$root/dist/.stage-$format.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/man"
 cp bin/confined bin/confine-runc bin/confine-hook bin/confinectl bin/confine-init "$stage/bin/"
 for page in packaging/man/*.[0-9]; do
