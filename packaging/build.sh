@@ -14,7 +14,8 @@
 #   0.0.0-dev                   -> 0.0.0~dev
 #
 # Environment: CONFINE_MAINTAINER ("Name <address>") overrides the package
-# maintainer; GOARCH the target architecture (default: go env GOARCH).
+# maintainer; GOARCH the target architecture (default: go env GOARCH);
+# CONFINE_PKG_COMPRESSION another compression than xz (tests use gzip).
 set -euo pipefail
 
 NFPM_MODULE=github.com/goreleaser/nfpm/v2
@@ -145,8 +146,14 @@ epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 mkdir -p dist
 target="dist/confine_${version}_${file_arch}.$format"
 rm -f "$target"
+# CONFINE_PKG_COMPRESSION (tests: gzip) trades size for build time.
+config=packaging/nfpm.yaml
+if [ -n "${CONFINE_PKG_COMPRESSION:-}" ]; then
+	config=$stage/nfpm.yaml
+	sed "s/^  compression: xz\$/  compression: $CONFINE_PKG_COMPRESSION/" packaging/nfpm.yaml >"$config"
+fi
 CONFINE_STAGE=$stage CONFINE_PKG_VERSION=$version CONFINE_ARCH=$goarch \
 	CONFINE_GLIBC=$glibc CONFINE_MAINTAINER=$maintainer \
-	"$nfpm" package --config packaging/nfpm.yaml --packager "$format" --target "$target"
+	"$nfpm" package --config "$config" --packager "$format" --target "$target"
 rm -rf "$stage"
 echo "built $target"

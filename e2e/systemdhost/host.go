@@ -174,6 +174,11 @@ mount -t tmpfs -o mode=755 tmpfs "$R/run"
 mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
 mount --rbind /dev "$R/dev"
 hostname confine-sd
+# systemd makes "/" shared when the kernel starts it, not in a container:
+# do it here (inside this private mount namespace), so that service
+# namespaces (ProtectSystem=, PrivateMounts=) see the mounts that
+# containerd makes later, as on a booted host.
+mount --make-rshared "$R"
 cd "$R"
 mkdir -p oldroot
 pivot_root . oldroot

@@ -204,7 +204,8 @@ func TestSystemdHost(t *testing.T) {
 		}
 		t.Logf("journalctl -x:\n%s", out)
 		if !strings.Contains(out, "-- Subject: confine: a container was killed for violating its enforce profile") || !strings.Contains(out, "`confinectl ps` shows the kill reason") {
-			t.Errorf("journalctl -x does not show the catalog text of the kill")
+			diag, _ := h.Sh(t, 30*time.Second, "confinectl ps; ctr -n sd task ls; ctr -n sd task ps bad; journalctl --no-pager -u confined | grep -v 'level=DEBUG' | tail -n 30")
+			t.Errorf("journalctl -x does not show the catalog text of the kill:\n%s", diag)
 		}
 	})
 
@@ -260,6 +261,8 @@ func TestSystemdHost(t *testing.T) {
 		l, _ := layer(ct, "fanotify")
 		t.Logf("fanotify layer on the native snapshotter: %+v", l)
 		if !l.InForce {
+			diag, _ := h.Sh(t, 30*time.Second, "grep -E ' /run/containerd/.*/native/rootfs ' /proc/self/mountinfo; grep -E ' /run/containerd/.*/native/rootfs ' /proc/$(systemctl show -p MainPID --value confined)/mountinfo; stat -c '%d %i %n' /run/containerd/io.containerd.runtime.v2.task/sd/native/rootfs")
+			t.Errorf("no fanotify guard on the native snapshotter:\n%s", diag)
 			j := h.Must(t, 30*time.Second, "journalctl -o json --no-pager CONFINE_RULE=layer_missing CONFINE_LAYER=fanotify CONFINE_CONTAINER_ID=native")
 			if !strings.Contains(j, `"CONFINE_EVENT":"unprotected"`) {
 				t.Errorf("fanotify missing without a layer_missing alert:\n%s", j)
