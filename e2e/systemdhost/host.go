@@ -174,15 +174,16 @@ mount -t tmpfs -o mode=755 tmpfs "$R/run"
 mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
 mount --rbind /dev "$R/dev"
 hostname confine-sd
-# systemd makes "/" shared when the kernel starts it, not in a container:
-# do it here (inside this private mount namespace), so that service
-# namespaces (ProtectSystem=, PrivateMounts=) see the mounts that
-# containerd makes later, as on a booted host.
-mount --make-rshared "$R"
 cd "$R"
 mkdir -p oldroot
 pivot_root . oldroot
 umount -l /oldroot
+# systemd makes "/" shared when the kernel starts it, not in a container:
+# do it here (inside this private mount namespace; pivot_root wants it
+# private before), so that service namespaces (ProtectSystem=,
+# PrivateMounts=) see the mounts containerd makes later, as on a booted
+# host.
+mount --make-rshared /
 export container=other
 exec /lib/systemd/systemd --system --unit=multi-user.target
 `
