@@ -114,6 +114,9 @@ func (d *Daemon) initialLayers(c *container) {
 // eventsSource says how new processes are seen: the proc connector, or
 // rescans only with the reason.
 func (m *monitor) eventsSource() (source, reason string) {
+	if s := m.eventSource(); s != "" {
+		return s, ""
+	}
 	if m.conn != nil {
 		return "proc connector", ""
 	}
