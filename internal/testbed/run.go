@@ -58,10 +58,6 @@ type RunOptions struct {
 	Labels, Annotations map[string]string
 	// Mounts are bind mounts of host paths.
 	Mounts []Mount
-	// Snapshotter unpacks the image for the container (default
-	// [Snapshotter]); "native" gives a rootfs that is a bind mount of a
-	// directory of the host's file system instead of an overlayfs.
-	Snapshotter string
 	// Timeout bounds Run (default DefaultRunTimeout); the container is killed
 	// when it expires. Start ignores it.
 	Timeout time.Duration
@@ -162,14 +158,6 @@ func (c *Containerd) Start(ctx context.Context, opts RunOptions) (*Running, erro
 		snapshotter = opts.Snapshotter
 		if err := image.Unpack(ctx, snapshotter); err != nil {
 			return nil, fmt.Errorf("creating container %s: unpacking %s into %s: %w", id, ref, snapshotter, err)
-		}
-	}
-
-	snapshotter := Snapshotter
-	if opts.Snapshotter != "" {
-		snapshotter = opts.Snapshotter
-		if err := image.Unpack(ctx, snapshotter); err != nil {
-			return nil, fmt.Errorf("creating container %s: unpacking into %s: %w", id, snapshotter, err)
 		}
 	}
 
