@@ -67,7 +67,10 @@ func TestProfilePushPull(t *testing.T) {
 	if data, err := os.ReadFile(filepath.Join(hostDir, "web-pinned.yaml")); err != nil || !strings.Contains(string(data), "name: web-pinned") {
 		t.Fatalf("pull --name: %v\n%s", err, data)
 	}
-	// Unsigned: refused under require_signature, nothing installed.
+	// Unsigned: refused under require_signature, nothing installed. The
+	// content differs from the signed push: an identical artifact pushed in
+	// the same second has the same digest, and so the same (valid) signature.
+	os.WriteFile(filepath.Join(pubDir, "web.yaml"), []byte("apiVersion: confine/v1\nname: web\nmode: enforce\nexec:\n  allow: [/bin/busybox, /bin/sh]\n"), 0o644)
 	run(0, "profile", "push", "web", reg.Ref("team/web:unsigned"), "--profiles-dir", pubDir)
 	if out := run(1, "profile", "pull", reg.Ref("team/web:unsigned"), "--name", "nope"); !strings.Contains(out, "no signature") {
 		t.Fatalf("unsigned pull: %s", out)
