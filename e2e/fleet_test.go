@@ -124,7 +124,9 @@ func TestFleetRollout(t *testing.T) {
 	keys := t.TempDir()
 	priv, pub := writeKeyPair(t, keys)
 	src := reg.Ref("team/web:prod")
-	fleetCfg := fmt.Sprintf("profile_sources = [%q]\nprofile_poll = \"1s\"\nrequire_signature = true\nsignature_keys = [%q]\nregistry_auth_file = %q\nregistry_ca_files = [%q]\n",
+	// Landlock is off: its rules are fixed when a container starts, and this
+	// test widens the running container's exec.allow with the rollout.
+	fleetCfg := fmt.Sprintf("landlock = false\nprofile_sources = [%q]\nprofile_poll = \"1s\"\nrequire_signature = true\nsignature_keys = [%q]\nregistry_auth_file = %q\nregistry_ca_files = [%q]\n",
 		src, pub, reg.AuthFile, reg.CAFile)
 	beds := []*e2e.Bed{e2e.NewBed(t), e2e.NewBed(t)}
 	for _, b := range beds {

@@ -43,7 +43,7 @@ var knownDifferences = map[string]string{
 	// mount namespace that path is confine-runc's private copy (the spec
 	// runc read), so the inode differs.
 	"runc run [bind mount through a dangling symlink component]": "bind-mounts the bundle's config.json: runc sees the injected copy",
-	"runc run [bind mount through a trailing dangling symlink]":   "bind-mounts the bundle's config.json: runc sees the injected copy",
+	"runc run [bind mount through a trailing dangling symlink]":  "bind-mounts the bundle's config.json: runc sees the injected copy",
 }
 
 var tapLine = regexp.MustCompile(`^(ok|not ok) (\d+) (.*)$`)

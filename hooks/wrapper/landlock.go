@@ -13,6 +13,7 @@ import (
 	"github.com/confinehq/confine/internal/atomicfile"
 	"github.com/confinehq/confine/internal/config"
 	"github.com/confinehq/confine/internal/landlock"
+	"github.com/confinehq/confine/profiles"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -21,6 +22,11 @@ const DefaultInitPath = "/usr/bin/confine-init"
 
 // AnnotationLandlock is landlock.AnnotationFilesLayer.
 const AnnotationLandlock = landlock.AnnotationFilesLayer
+
+// AnnotationExecSessions records the profile's execSessions policy in the
+// private copy, for runc exec: an audited session is reported, not refused,
+// so it does not get confine-init's Landlock rules.
+const AnnotationExecSessions = "confine.exec-sessions"
 
 // initPath finds confine-init next to this binary, else DefaultInitPath.
 func (w *Wrapper) initPath() (string, error) {
@@ -183,7 +189,7 @@ func (w *Wrapper) execArgs(inv hooks.Invocation, argv []string) ([]string, error
 		return argv, nil
 	}
 	rs, ok := landlock.Injected(sf.Spec.Process.Args)
-	if !ok {
+	if !ok || sf.Spec.Annotations[AnnotationExecSessions] == profiles.ExecSessionsAudit {
 		return argv, nil
 	}
 	if vi < 0 {

@@ -333,7 +333,7 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 		return privateCopy{}, fmt.Errorf("container %s: %v", inv.ID, err)
 	}
 	if layer != "" {
-		mods = append(mods, hooks.Annotations{AnnotationLandlock: layer})
+		mods = append(mods, hooks.Annotations{AnnotationLandlock: layer, AnnotationExecSessions: prof.EffectiveExecSessions()})
 	}
 	if err := mods.Modify(sf.Spec); err != nil {
 		return privateCopy{}, fmt.Errorf("container %s: editing %s: %v; nothing was changed", inv.ID, sf.Path, err)
