@@ -114,7 +114,7 @@ func (d *Daemon) initialLayers(c *container) {
 // eventsSource says how new processes are seen: the proc connector, or
 // rescans only with the reason.
 func (m *monitor) eventsSource() (source, reason string) {
-	if s := m.eventSource(); s != "" {
+	if s := m.eventSource(); s != "" && s != "none" {
 		return s, ""
 	}
 	if m.conn != nil {
