@@ -150,8 +150,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.mon.start(runCtx); err != nil {
 		return err
 	}
-	d.startAudit(runCtx)
-	defer d.startLandlock(runCtx)()
+	defer d.startAudit(runCtx)()
 	d.alertEventsSource()
 	defer d.mon.stop()
 

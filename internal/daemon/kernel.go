@@ -242,19 +242,30 @@ func (d *Daemon) deniedLoop() {
 	}
 }
 
-// startAudit follows the kernel's SECCOMP audit records: the syscalls that
-// learn-mode filters log.
-func (d *Daemon) startAudit(ctx context.Context) {
-	recs, err := audit.Listen(ctx, 65536)
+// startAudit reads the kernel's audit records on one socket: the
+// SECCOMP records of the syscalls that learn-mode filters log, and
+// Landlock's denials. The returned function restores the kernel's audit
+// setting.
+func (d *Daemon) startAudit(ctx context.Context) (restore func()) {
+	restore, landlockOn := d.landlockAudit(ctx)
+	o := audit.Options{SeccompBuf: 65536}
+	if landlockOn {
+		o.LandlockBuf = 4096
+	}
+	s, err := audit.Listen(ctx, o)
 	if err != nil {
-		d.log.Error("audit records unavailable: learn mode records no syscalls", "error", err)
-		return
+		d.log.Error("audit records unavailable: learn mode records no syscalls, Landlock denials are refused but not alerted", "error", err)
+		return restore
 	}
 	go func() {
-		for r := range recs {
+		for r := range s.Seccomp {
 			d.learnAudit(r)
 		}
 	}()
+	if s.Landlock != nil {
+		go d.landlockLoop(s.Landlock)
+	}
+	return restore
 }
 
 func (d *Daemon) learnAudit(r audit.Record) {

@@ -18,9 +18,10 @@ import (
 // LayerLandlock names the Landlock layer in alerts (CONFINE_LAYER).
 const LayerLandlock = "landlock"
 
-// startLandlock follows Landlock's denials (audit record type 1423, Linux
-// 6.15 / ABI 7 and later) and turns them into "denied" findings of the
-// container whose confine-init created the domain.
+// landlockAudit prepares the audit reader for Landlock's denials (audit
+// record type 1423, Linux 6.15 / ABI 7 and later), which become "denied"
+// findings of the container whose confine-init created the domain; it
+// says whether they can be reported.
 //
 // The kernel sends these records only while audit is enabled. When it is
 // off (the default without auditd), confined turns it on for as long as
@@ -28,40 +29,34 @@ const LayerLandlock = "landlock"
 // a setting locked by auditd (enabled=2) or already on is left alone.
 // While audit is on without auditd the kernel also prints audit records
 // to its log, rate-limited.
-func (d *Daemon) startLandlock(ctx context.Context) (restore func()) {
+func (d *Daemon) landlockAudit(ctx context.Context) (restore func(), report bool) {
 	restore = func() {}
 	abi := landlock.ABI()
 	if abi < 7 {
 		if abi > 0 {
 			d.log.Warn("Landlock refuses file access here but cannot report it before ABI 7: denials are not alerted", "landlock_abi", abi)
 		}
-		return restore
+		return restore, false
 	}
 	undo, err := audit.EnableAudit()
 	if err != nil {
 		d.log.Error("cannot enable kernel audit: Landlock denials will not be alerted (the kernel still refuses them)", "error", err)
-	} else {
-		restore = func() {
-			if err := undo(); err != nil {
-				d.log.Warn("restoring the kernel's audit setting", "error", err)
-			}
+		return restore, true
+	}
+	go d.keepAuditOn(ctx)
+	return func() {
+		if err := undo(); err != nil {
+			d.log.Warn("restoring the kernel's audit setting", "error", err)
 		}
+	}, true
+}
+
+// landlockLoop turns Landlock denials into findings.
+func (d *Daemon) landlockLoop(recs <-chan audit.LandlockDenial) {
+	for r := range recs {
+		d.log.Debug("landlock denial", "domain", r.Domain, "pid", r.PID, "exe", r.Exe, "blockers", strings.Join(r.Blockers, ","), "path", r.Path)
+		d.landlockDenial(r, 0)
 	}
-	if err == nil {
-		go d.keepAuditOn(ctx)
-	}
-	recs, err := audit.ListenLandlock(ctx, 4096)
-	if err != nil {
-		d.log.Error("Landlock denials unavailable: they are refused but not alerted", "error", err)
-		return restore
-	}
-	go func() {
-		for r := range recs {
-			d.log.Debug("landlock denial", "domain", r.Domain, "pid", r.PID, "exe", r.Exe, "blockers", strings.Join(r.Blockers, ","), "path", r.Path)
-			d.landlockDenial(r, 0)
-		}
-	}()
-	return restore
 }
 
 // domainOwners remembers the exec processes containerd started: with

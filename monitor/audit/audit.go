@@ -1,6 +1,7 @@
-// Package audit reads the kernel's SECCOMP audit records (type 1326) from
-// the audit netlink multicast group: the trace a SCMP_ACT_LOG filter leaves
-// for every syscall it logs. Learn mode uses it to record syscalls without
+// Package audit reads the kernel's audit records from the audit netlink
+// multicast group, on one socket, and hands each to its consumer by type:
+// SECCOMP records (type 1326), the trace a SCMP_ACT_LOG filter leaves for
+// every syscall it logs, and Landlock denials (types 1423/1424). Learn mode uses it to record syscalls without
 // stopping the process (seccomp user notification would make a trapped
 // syscall fail with EINTR when a signal arrives meanwhile). Measured on
 // these machines: a NETLINK_AUDIT socket bound to group 1 received all
@@ -13,7 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,16 +53,34 @@ type Record struct {
 	Exe     string
 }
 
-// Listen opens the audit multicast socket and delivers SECCOMP records
-// until ctx is done. It needs CAP_AUDIT_READ.
-func Listen(ctx context.Context, buf int) (<-chan Record, error) {
+// Options says which records Listen delivers; a zero buffer leaves that
+// kind out (its records are not even parsed).
+type Options struct {
+	SeccompBuf  int
+	LandlockBuf int
+}
+
+// Streams are Listen's outputs; a kind left out has a nil channel. They
+// are closed when ctx is done or the socket fails. A full channel drops
+// the record (the socket is never left unread): Dropped counts them.
+type Streams struct {
+	Seccomp  <-chan Record
+	Landlock <-chan LandlockDenial
+	Dropped  *atomic.Uint64
+}
+
+// Listen opens the one audit multicast socket confined reads and
+// delivers, by record type, SECCOMP records and Landlock denials until ctx
+// is done. It needs CAP_AUDIT_READ. Landlock records arrive only while
+// audit is enabled (see EnableAudit).
+func Listen(ctx context.Context, o Options) (Streams, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_AUDIT)
 	if err != nil {
-		return nil, fmt.Errorf("opening audit netlink socket: %w", err)
+		return Streams{}, fmt.Errorf("opening audit netlink socket: %w", err)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groupReadlog}); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("joining the audit multicast group (needs CAP_AUDIT_READ): %w", err)
+		return Streams{}, fmt.Errorf("joining the audit multicast group (needs CAP_AUDIT_READ): %w", err)
 	}
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
 	// Without auditd the kernel holds at most audit_backlog_limit (64 by
@@ -68,54 +88,137 @@ func Listen(ctx context.Context, buf int) (<-chan Record, error) {
 	// learning burst would lose syscalls. Raise it (host-wide; auditd
 	// setups usually set 8192 themselves).
 	_ = setBacklogLimit(fd, BacklogLimit)
-	// A receive timeout lets the loop notice ctx.
+	// A receive timeout lets the loop notice ctx and expire Landlock
+	// denials whose domain record never came.
 	tv := unix.Timeval{Sec: 0, Usec: 200000}
 	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	out := make(chan Record, buf)
+
+	var s Streams
+	s.Dropped = new(atomic.Uint64)
+	var sc chan Record
+	var ll chan LandlockDenial
+	var c Consumers
+	if o.SeccompBuf > 0 {
+		sc = make(chan Record, o.SeccompBuf)
+		s.Seccomp = sc
+		c.Seccomp = sendOrDrop(sc, s.Dropped)
+	}
+	if o.LandlockBuf > 0 {
+		ll = make(chan LandlockDenial, o.LandlockBuf)
+		s.Landlock = ll
+		c.Landlock = sendOrDrop(ll, s.Dropped)
+	}
+	m := NewDemux(c)
 	go func() {
-		defer close(out)
+		defer func() {
+			if sc != nil {
+				close(sc)
+			}
+			if ll != nil {
+				close(ll)
+			}
+		}()
 		defer unix.Close(fd)
 		b := make([]byte, 1<<16)
 		for ctx.Err() == nil {
 			n, _, err := unix.Recvfrom(fd, b, 0)
+			now := time.Now()
+			m.Tick(now)
 			if err != nil {
 				if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOBUFS) {
 					continue
 				}
 				return
 			}
-			for _, r := range ParseMessages(b[:n]) {
-				select {
-				case out <- r:
-				default: // never block the socket; the next rescan/learning run fills gaps
-				}
+			for _, msg := range SplitMessages(b[:n]) {
+				m.Message(msg, now)
 			}
 		}
 	}()
-	return out, nil
+	return s, nil
 }
 
-// ParseMessages parses one datagram: audit messages carry a 16-byte
-// nlmsghdr whose length is not always netlink-aligned, so it is walked by
-// hand.
+// sendOrDrop sends to ch without blocking the socket's reader; a full
+// channel drops the record and counts it (the next learning run fills a
+// syscall's gap).
+func sendOrDrop[T any](ch chan<- T, dropped *atomic.Uint64) func(T) {
+	return func(v T) {
+		select {
+		case ch <- v:
+		default:
+			dropped.Add(1)
+		}
+	}
+}
+
+// Consumers receive records by kind; a nil one is not fed. They are called
+// from the reader and must not block.
+type Consumers struct {
+	Seccomp  func(Record)
+	Landlock func(LandlockDenial)
+}
+
+// landlockExpiry is how long a Landlock denial waits for its domain's
+// "allocated" record before it is delivered without a creator.
+const landlockExpiry = 2 * time.Second
+
+// Demux hands each record to the consumer of its type: the one place
+// records are told apart, whatever the source (the multicast socket, or
+// the kernel log on a later start).
+type Demux struct {
+	c  Consumers
+	ll *landlockJoiner
+}
+
+// NewDemux returns a demultiplexer feeding c.
+func NewDemux(c Consumers) *Demux {
+	m := &Demux{c: c}
+	if c.Landlock != nil {
+		m.ll = newLandlockJoiner(c.Landlock)
+	}
+	return m
+}
+
+// Message dispatches one record received at now.
+func (m *Demux) Message(msg Message, now time.Time) {
+	switch msg.Type {
+	case typeSeccomp:
+		if m.c.Seccomp == nil {
+			return
+		}
+		if r, ok := ParseRecord(msg.Body); ok {
+			m.c.Seccomp(r)
+		}
+	case typeLandlockAccess:
+		if m.ll == nil {
+			return
+		}
+		if d, ok := ParseLandlockAccess(msg.Body); ok {
+			m.ll.access(d, now)
+		}
+	case typeLandlockDomain:
+		if m.ll == nil {
+			return
+		}
+		if d, ok := parseLandlockDomain(msg.Body); ok {
+			m.ll.domain(d)
+		}
+	}
+}
+
+// Tick delivers Landlock denials whose domain record has not come in time.
+func (m *Demux) Tick(now time.Time) {
+	if m.ll != nil {
+		m.ll.expire(now, landlockExpiry)
+	}
+}
+
+// ParseMessages returns the SECCOMP records of one datagram.
 func ParseMessages(b []byte) []Record {
 	var out []Record
-	for len(b) >= 16 {
-		l := int(binary.NativeEndian.Uint32(b[0:4]))
-		typ := binary.NativeEndian.Uint16(b[4:6])
-		if l < 16 || l > len(b) {
-			l = len(b)
-		}
-		if typ == typeSeccomp {
-			if r, ok := ParseRecord(string(b[16:l])); ok {
-				out = append(out, r)
-			}
-		}
-		adv := (l + 3) &^ 3
-		if adv > len(b) || adv == 0 {
-			break
-		}
-		b = b[adv:]
+	m := NewDemux(Consumers{Seccomp: func(r Record) { out = append(out, r) }})
+	for _, msg := range SplitMessages(b) {
+		m.Message(msg, time.Time{})
 	}
 	return out
 }
@@ -125,30 +228,23 @@ func ParseMessages(b []byte) []Record {
 func ParseRecord(s string) (Record, bool) {
 	var r Record
 	var havePid, haveNr bool
-	for _, f := range strings.Fields(s) {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			continue
-		}
+	forEachField(s, func(k, v string) {
 		switch k {
 		case "pid":
-			n, err := strconv.Atoi(v)
-			if err == nil {
+			if n, err := strconv.Atoi(v); err == nil {
 				r.PID, havePid = n, true
 			}
 		case "arch":
-			n, err := strconv.ParseUint(v, 16, 32)
-			if err == nil {
+			if n, err := strconv.ParseUint(v, 16, 32); err == nil {
 				r.Arch = uint32(n)
 			}
 		case "syscall":
-			n, err := strconv.Atoi(v)
-			if err == nil {
+			if n, err := strconv.Atoi(v); err == nil {
 				r.Syscall, haveNr = n, true
 			}
 		case "exe":
-			r.Exe = strings.Trim(v, `"`)
+			r.Exe = unquote(v)
 		}
-	}
+	})
 	return r, havePid && haveNr
 }

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -46,11 +45,7 @@ type LandlockDenial struct {
 // daddr=1.2.3.4 dest=80`).
 func ParseLandlockAccess(s string) (LandlockDenial, bool) {
 	var d LandlockDenial
-	for _, f := range fields(s) {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			continue
-		}
+	forEachField(s, func(k, v string) {
 		switch k {
 		case "domain":
 			d.Domain = v
@@ -65,7 +60,7 @@ func ParseLandlockAccess(s string) (LandlockDenial, bool) {
 				d.Port = n
 			}
 		}
-	}
+	})
 	return d, d.Domain != "" && len(d.Blockers) > 0
 }
 
@@ -82,11 +77,7 @@ type landlockDomain struct {
 // status=deallocated denials=3`.
 func parseLandlockDomain(s string) (landlockDomain, bool) {
 	var d landlockDomain
-	for _, f := range fields(s) {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			continue
-		}
+	forEachField(s, func(k, v string) {
 		switch k {
 		case "domain":
 			d.Domain = v
@@ -97,59 +88,8 @@ func parseLandlockDomain(s string) (landlockDomain, bool) {
 		case "exe":
 			d.Exe = unquote(v)
 		}
-	}
+	})
 	return d, d.Domain != ""
-}
-
-// fields splits on spaces outside double quotes (paths may hold spaces;
-// the kernel hex-encodes names with spaces or quotes, unquoted).
-func fields(s string) []string {
-	var out []string
-	start, inQ := -1, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"':
-			inQ = !inQ
-			if start < 0 {
-				start = i
-			}
-		case c == ' ' && !inQ:
-			if start >= 0 {
-				out = append(out, s[start:i])
-				start = -1
-			}
-		default:
-			if start < 0 {
-				start = i
-			}
-		}
-	}
-	if start >= 0 {
-		out = append(out, s[start:])
-	}
-	return out
-}
-
-// unquote turns "x" into x, and the kernel's hex encoding of untrusted
-// strings (used when a name has a space, a quote or a control byte) into
-// the bytes.
-func unquote(v string) string {
-	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		return v[1 : len(v)-1]
-	}
-	if len(v)%2 == 0 && v != "" {
-		b := make([]byte, len(v)/2)
-		for i := range b {
-			n, err := strconv.ParseUint(v[2*i:2*i+2], 16, 8)
-			if err != nil {
-				return v
-			}
-			b[i] = byte(n)
-		}
-		return string(b)
-	}
-	return v
 }
 
 // landlockJoiner pairs denials with their domain's creator. The kernel
@@ -238,72 +178,12 @@ func (j *landlockJoiner) expire(now time.Time, after time.Duration) {
 	}
 }
 
-// feed parses one datagram's Landlock records.
+// feed parses one datagram's Landlock records (tests and fuzzing).
 func (j *landlockJoiner) feed(b []byte, now time.Time) {
-	for len(b) >= 16 {
-		l := int(binary.NativeEndian.Uint32(b[0:4]))
-		typ := binary.NativeEndian.Uint16(b[4:6])
-		if l < 16 || l > len(b) {
-			l = len(b)
-		}
-		body := string(b[16:l])
-		switch typ {
-		case typeLandlockAccess:
-			if d, ok := ParseLandlockAccess(body); ok {
-				j.access(d, now)
-			}
-		case typeLandlockDomain:
-			if d, ok := parseLandlockDomain(body); ok {
-				j.domain(d)
-			}
-		}
-		adv := (l + 3) &^ 3
-		if adv > len(b) || adv == 0 {
-			break
-		}
-		b = b[adv:]
+	m := &Demux{c: Consumers{Landlock: j.out}, ll: j}
+	for _, msg := range SplitMessages(b) {
+		m.Message(msg, now)
 	}
-}
-
-// ListenLandlock delivers Landlock denials from the audit multicast group
-// until ctx is done. The kernel sends them only while audit is enabled
-// (see EnableAudit).
-func ListenLandlock(ctx context.Context, buf int) (<-chan LandlockDenial, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_AUDIT)
-	if err != nil {
-		return nil, fmt.Errorf("opening audit netlink socket: %w", err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groupReadlog}); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("joining the audit multicast group (needs CAP_AUDIT_READ): %w", err)
-	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)
-	tv := unix.Timeval{Sec: 0, Usec: 200000}
-	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	out := make(chan LandlockDenial, buf)
-	j := newLandlockJoiner(func(d LandlockDenial) {
-		select {
-		case out <- d:
-		default: // never block the socket
-		}
-	})
-	go func() {
-		defer close(out)
-		defer unix.Close(fd)
-		b := make([]byte, 1<<16)
-		for ctx.Err() == nil {
-			n, _, err := unix.Recvfrom(fd, b, 0)
-			j.expire(time.Now(), 2*time.Second)
-			if err != nil {
-				if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOBUFS) {
-					continue
-				}
-				return
-			}
-			j.feed(b[:n], time.Now())
-		}
-	}()
-	return out, nil
 }
 
 // Audit status (struct audit_status) fields and requests.
