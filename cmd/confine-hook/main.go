@@ -13,6 +13,7 @@ import (
 	"github.com/confinehq/confine/hooks"
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/config"
+	"github.com/confinehq/confine/internal/starttrace"
 )
 
 func main() {
@@ -21,7 +22,9 @@ func main() {
 		os.Exit(2)
 	}
 	stage := os.Args[1]
+	tr := starttrace.NewAtProcessStart("confine-hook " + stage)
 	cfg, err := config.Load()
+	tr.Mark("config load")
 	if err != nil {
 		// Without a configuration the fail mode is unknown: the built-in
 		// default (closed) applies.
@@ -35,7 +38,10 @@ func main() {
 		FailMode: cfg.FailMode,
 		Log:      os.Stderr,
 	}
-	if err := run.Run(context.Background()); err != nil {
+	err = run.Run(context.Background())
+	tr.Mark("read state, round trip to confined")
+	tr.Write(cfg.RunDir)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "confine-hook: %v\n", err)
 		if errors.Is(err, hooks.ErrHookUsage) {
 			os.Exit(2)

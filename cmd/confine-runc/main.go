@@ -11,11 +11,16 @@ import (
 
 	"github.com/confinehq/confine/hooks/wrapper"
 	"github.com/confinehq/confine/internal/config"
+	"github.com/confinehq/confine/internal/starttrace"
 )
 
 func main() {
+	tr := starttrace.NewAtProcessStart(wrapper.Name)
 	cfg, err := config.Load()
-	if err := wrapper.New(os.Args, cfg, err).Run(context.Background()); err != nil {
+	tr.Mark("config load")
+	w := wrapper.New(os.Args, cfg, err)
+	w.Trace = tr
+	if err := w.Run(context.Background()); err != nil {
 		// Run has written the reason to runc's log file and stderr.
 		os.Exit(1)
 	}

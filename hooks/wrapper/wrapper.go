@@ -27,6 +27,7 @@ import (
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/config"
 	"github.com/confinehq/confine/internal/landlock"
+	"github.com/confinehq/confine/internal/starttrace"
 	"github.com/confinehq/confine/profiles"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -96,6 +97,10 @@ type Wrapper struct {
 	Now func() time.Time
 	// LandlockABI reports the kernel's Landlock ABI (landlock.ABI when nil).
 	LandlockABI func() int
+	// Trace times the stages of a create (nil: not traced).
+	Trace *starttrace.Trace
+
+	runDir string
 }
 
 // New returns a wrapper for this process.
@@ -136,6 +141,10 @@ func (w *Wrapper) Run(ctx context.Context) error {
 	if w.Config != nil {
 		runc, runDir = w.Config.RuncPath, w.Config.RunDir
 	}
+	w.Trace.SetWho(Name + " " + inv.Command)
+	w.Trace.SetContainer(inv.ID)
+	w.Trace.Mark("parse arguments")
+	w.runDir = runDir
 	if inv.Log == "" {
 		log.Fallback = filepath.Join(runDir, LogFile)
 	}
@@ -171,6 +180,7 @@ func (w *Wrapper) Run(ctx context.Context) error {
 		log.Errorf("%v; refusing to %s container %s", err, inv.Command, idOrUnknown(inv.ID))
 		return ErrRefused
 	}
+	w.Trace.Mark("check runc")
 	if perr != nil {
 		if cfg.FailMode == config.FailOpen {
 			log.Warnf("cannot inject a profile: %v; running without one (fail_mode=open)", perr)
@@ -187,7 +197,9 @@ func (w *Wrapper) Run(ctx context.Context) error {
 		log.Errorf("%v", err)
 		return ErrRefused
 	}
-	if err := w.Overlay(cp.Copy, cp.Target); err != nil {
+	err = w.Overlay(cp.Copy, cp.Target)
+	w.Trace.Mark("private mount namespace, bind mount")
+	if err != nil {
 		if cfg.FailMode == config.FailOpen {
 			log.Warnf("container %s: %v; running it without its profile (fail_mode=open)", inv.ID, err)
 			return w.execRunc(log, cfg.RuncPath, argv)
@@ -267,6 +279,7 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 	}
 	bundle := inv.BundleDir(cwd)
 	sf, err := hooks.ReadBundleSpec(bundle)
+	w.Trace.Mark("read config.json")
 	if errors.Is(err, hooks.ErrNoSpec) {
 		return privateCopy{}, errRuncRefuses
 	}
@@ -289,6 +302,7 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 		decision = "confined"
 	)
 	dec, err := w.Decider.Decide(ctx, req)
+	w.Trace.Mark("decide round trip")
 	switch {
 	case err == nil:
 		prof, digest, listener, reason = dec.Profile, dec.Digest, dec.ListenerPath, dec.Reason
@@ -311,6 +325,7 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 		return privateCopy{}, fmt.Errorf("container %s: profile %q: generating its seccomp filter: %v", inv.ID, prof.Name, err)
 	}
 	in.Seccomp = f
+	w.Trace.Mark("seccomp filter generation")
 	hook, err := w.hookPath()
 	switch {
 	case err == nil:
@@ -328,6 +343,7 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 		return privateCopy{}, err
 	}
 	in.InitPath = initPath
+	w.Trace.Mark("hook and confine-init lookup, landlock ABI")
 	mods, err := in.Modifiers()
 	if err != nil {
 		return privateCopy{}, fmt.Errorf("container %s: %v", inv.ID, err)
@@ -342,12 +358,16 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 	if err != nil {
 		return privateCopy{}, fmt.Errorf("container %s: %v; nothing was changed", inv.ID, err)
 	}
+	w.Trace.Mark("spec modifiers, render")
 	hooks.PruneCopies(cfg.RunDir, w.Now())
+	w.Trace.Mark("prune old copies")
 	cp, err := hooks.WriteCopy(cfg.RunDir, hooks.Origin{Bundle: bundle, Config: target, Root: root, ID: inv.ID, Namespace: ns, Command: inv.Command}, out)
 	if err != nil {
 		return privateCopy{}, fmt.Errorf("container %s: %v", inv.ID, err)
 	}
+	w.Trace.Mark("write private copy")
 	log.Infof("container %s/%s: profile %q (mode %s, %s, %s) injected into %s, read by runc in place of %s", ns, inv.ID, prof.Name, prof.Mode, digest, reason, cp, target)
+	w.Trace.Mark("log line")
 	return privateCopy{Copy: cp, Target: target}, nil
 }
 
@@ -392,6 +412,8 @@ func (w *Wrapper) execRunc(log *hooks.RuncLog, path string, argv []string) error
 		arg0 = w.Args[0]
 	}
 	full := append([]string{arg0}, argv...)
+	w.Trace.Mark("check runc")
+	w.Trace.Write(w.runDir)
 	if err := w.Exec(path, full, w.Env); err != nil {
 		err = fmt.Errorf("executing the real runc %s: %w", path, err)
 		log.Errorf("%v", err)

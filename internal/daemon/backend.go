@@ -7,6 +7,7 @@ import (
 
 	"github.com/confinehq/confine/hooks"
 	"github.com/confinehq/confine/internal/api"
+	"github.com/confinehq/confine/internal/starttrace"
 	"github.com/confinehq/confine/internal/version"
 	"github.com/confinehq/confine/profiles"
 )
@@ -20,10 +21,14 @@ var _ api.Backend = backend{}
 // labels and image come from containerd (the spec only has annotations).
 func (b backend) Decide(ctx context.Context, req api.DecideRequest) (*api.Decision, error) {
 	d := b.d
+	tr := starttrace.New("confined decide")
+	tr.SetContainer(req.ID)
+	defer tr.Write(d.cfg.RunDir)
 	t := profiles.Target{Annotations: req.Annotations}
 	lctx, cancel := context.WithTimeout(ctx, time.Second)
 	info, err := d.watcher.LookupContainer(lctx, req.Namespace, req.ID)
 	cancel()
+	tr.Mark("containerd lookup")
 	if err == nil {
 		t.Labels, t.Image = info.Labels, info.Image
 		for k, v := range info.Annotations {
@@ -40,12 +45,15 @@ func (b backend) Decide(ctx context.Context, req api.DecideRequest) (*api.Decisi
 	dctx, dcancel := context.WithTimeout(ctx, 800*time.Millisecond)
 	t = withDocker(t, d.dockerLookup(dctx, req.Namespace, req.ID))
 	dcancel()
+	tr.Mark("docker lookup")
 	sel, err := d.profiles.Current().Select(t, d.cfg.DefaultProfile)
+	tr.Mark("profile selection")
 	if err != nil {
 		return nil, fmt.Errorf("selecting a profile for %s/%s: %w", req.Namespace, req.ID, err)
 	}
 	dec := &api.Decision{Profile: sel.Profile, Digest: profiles.Digest(sel.Profile), Reason: sel.Reason}
 	dec.ListenerPath = d.decisionFor(dec.Profile)
+	tr.Mark("digest, listener")
 	d.log.Info("profile decided", "namespace", req.Namespace, "container", req.ID, "profile", sel.Profile.Name, "mode", sel.Profile.Mode, "reason", sel.Reason, "image", t.Image)
 	return dec, nil
 }

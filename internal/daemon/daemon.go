@@ -17,6 +17,7 @@ import (
 	"github.com/confinehq/confine/hooks"
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/config"
+	"github.com/confinehq/confine/internal/starttrace"
 	"github.com/confinehq/confine/internal/watch"
 	"github.com/confinehq/confine/monitor/egress"
 	"github.com/confinehq/confine/profiles"
@@ -311,6 +312,9 @@ func namespaceOf(st api.State) string {
 // registerFromHook records a container at createRuntime, before its user
 // code runs, with the profile confine-runc injected (bundle annotations).
 func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) error {
+	tr := starttrace.New("confined hook")
+	tr.SetContainer(st.ID)
+	defer tr.Write(d.cfg.RunDir)
 	name := st.Annotations[profiles.LabelProfile]
 	set := d.profiles.Current()
 	var p *profiles.Profile
@@ -345,17 +349,22 @@ func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) 
 	d.reg.put(c)
 	d.mu.Unlock()
 	d.domains.add(st.Pid, c)
+	tr.Mark("profile, register")
 	d.log.Info("container registered", "namespace", ns, "container", st.ID, "pid", st.Pid, "profile", p.Name, "mode", p.Mode, "source", sourceHook)
 	d.initialLayers(c)
+	tr.Mark("log, layers")
 	// Labels and image arrive from containerd without holding up the create.
 	// Before user code runs: the network rules of its namespace, and
 	// fanotify in front of its files.
 	d.applyEgress(c)
+	tr.Mark("nftables")
 	if !envBool("CONFINE_NO_FANOTIFY") {
 		d.startGuard(c, st.Bundle)
 	}
+	tr.Mark("fanotify guard")
 	go d.enrich(context.WithoutCancel(ctx), ns, st.ID)
 	d.mon.track(c, false)
+	tr.Mark("monitor track")
 	return nil
 }
 
