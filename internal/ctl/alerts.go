@@ -68,12 +68,8 @@ func alerts(e *env, args []string) error {
 	container := fs.String("container", "", "only this container ID")
 	rule := fs.String("rule", "", "only this rule: exec, file, network, privilege, seccomp")
 	source := fs.String("source", "", "journald, or a jsonl file (default: journald when it is a configured sink, else the first jsonl sink)")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("takes no arguments")
 	}
 	src := *source
 	if src == "" {
@@ -153,6 +149,7 @@ func alerts(e *env, args []string) error {
 		}
 		return nil
 	}
+	var err error
 	if src == "journald" {
 		err = readJournal(ctx, *since, *follow, emit)
 	} else {

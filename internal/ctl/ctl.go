@@ -3,6 +3,7 @@
 package ctl
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -165,6 +166,30 @@ func (e *env) flags(name, args string) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// noArgs parses the flags of a command that takes no positional argument.
+func noArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("takes no arguments")
+	}
+	return nil
+}
+
+// call runs one API request against confined, bounded in time.
+func call[T any](e *env, req func(*api.Client, context.Context) (T, error)) (T, error) {
+	var zero T
+	c, err := e.client()
+	if err != nil {
+		return zero, err
+	}
+	cx, cancel := ctx()
+	defer cancel()
+	return req(c, cx)
 }
 
 // parse parses flags anywhere among the arguments (Go's flag stops at the

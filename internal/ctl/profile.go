@@ -47,12 +47,8 @@ func (e *env) loadSet(dir string) (*profiles.Set, error) {
 func profileList(e *env, args []string) error {
 	fs := e.flags("profile list", "[--profiles-dir DIR]")
 	dir := fs.String("profiles-dir", "", "profiles directory (default: profiles_dir of the configuration)")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("takes no arguments")
 	}
 	d, err := e.profilesDir(*dir)
 	if err != nil {

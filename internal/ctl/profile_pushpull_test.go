@@ -2,12 +2,7 @@ package ctl
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,15 +19,7 @@ import (
 func TestProfilePushPull(t *testing.T) {
 	reg := testbed.StartRegistry(t)
 	dir := t.TempDir()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	priv, pubPath := filepath.Join(dir, "team.key"), filepath.Join(dir, "team.pub")
-	os.WriteFile(priv, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
-	os.WriteFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644)
+	priv, pubPath := testbed.SigningKeys(t, dir, "team")
 	pubDir, hostDir := filepath.Join(dir, "publisher"), filepath.Join(dir, "host", "profiles.d")
 	os.MkdirAll(pubDir, 0o755)
 	os.WriteFile(filepath.Join(pubDir, "web.yaml"), []byte("apiVersion: confine/v1\nname: web\nmode: enforce\nexec:\n  allow: [/bin/busybox]\n"), 0o644)

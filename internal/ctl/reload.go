@@ -1,6 +1,10 @@
 package ctl
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/confinehq/confine/internal/api"
+)
 
 // confinectl reload: what `systemctl reload confined` runs (ExecReload).
 // It needs no /bin/kill and returns when confined has reloaded, so a
@@ -12,20 +16,10 @@ func init() {
 
 func reload(e *env, args []string) error {
 	fs := e.flags("reload", "")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
-	if len(pos) != 0 {
-		return usagef("takes no arguments")
-	}
-	c, err := e.client()
-	if err != nil {
-		return err
-	}
-	cx, cancel := ctx()
-	defer cancel()
-	errs, err := c.Reload(cx)
+	errs, err := call(e, (*api.Client).Reload)
 	if err != nil {
 		return fmt.Errorf("reloading confined: %w", err)
 	}

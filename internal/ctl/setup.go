@@ -233,12 +233,8 @@ func setupDocker(e *env, args []string) error {
 	var o setupOpts
 	fs := e.setupFlags("docker", "[--apply|--revert] [--default-runtime] [--docker-config FILE] [--confine-runc PATH]", setupDockerHelp, &o)
 	file := fs.String("docker-config", DefaultDockerConfig, "dockerd's daemon.json")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("takes no arguments")
 	}
 	if err := o.check(); err != nil {
 		return err

@@ -93,12 +93,8 @@ func setupContainerd(e *env, args []string) error {
 	fs := e.setupFlags("containerd", "[--apply|--revert] [--unit-dir DIR] [--link-dir DIR] [--confine-runc PATH]", setupContainerdHelp, &o)
 	unitDir := fs.String("unit-dir", DefaultUnitDir, "systemd unit directory for the containerd.service drop-in")
 	linkDir := fs.String("link-dir", DefaultRuncLinkDir, "directory holding runc -> confine-runc, put first in containerd's PATH")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("takes no arguments")
 	}
 	if err := o.check(); err != nil {
 		return err

@@ -17,20 +17,10 @@ func init() {
 
 func status(e *env, args []string) error {
 	fs := e.flags("status", "")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
-	if len(pos) != 0 {
-		return usagef("takes no arguments")
-	}
-	c, err := e.client()
-	if err != nil {
-		return err
-	}
-	cx, cancel := ctx()
-	defer cancel()
-	st, err := c.Status(cx)
+	st, err := call(e, (*api.Client).Status)
 	if err != nil {
 		return err
 	}
@@ -92,20 +82,10 @@ func status(e *env, args []string) error {
 
 func ps(e *env, args []string) error {
 	fs := e.flags("ps", "")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
-	if len(pos) != 0 {
-		return usagef("takes no arguments")
-	}
-	c, err := e.client()
-	if err != nil {
-		return err
-	}
-	cx, cancel := ctx()
-	defer cancel()
-	cs, err := c.Containers(cx)
+	cs, err := call(e, (*api.Client).Containers)
 	if err != nil {
 		return err
 	}

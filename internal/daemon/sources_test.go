@@ -2,11 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,15 +21,7 @@ import (
 func TestFleetPoll(t *testing.T) {
 	reg := testbed.StartRegistry(t)
 	dir := t.TempDir()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	pubDER, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	privPath, pubPath := filepath.Join(dir, "team.key"), filepath.Join(dir, "team.pub")
-	os.WriteFile(privPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
-	os.WriteFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644)
+	privPath, pubPath := testbed.SigningKeys(t, dir, "team")
 
 	src := reg.Ref("team/web:prod")
 	cfg := config.Default()

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -202,4 +203,31 @@ func (r *Registry) PID() int {
 func (r *Registry) BlobPath(dgst string) string {
 	alg, hex, _ := strings.Cut(dgst, ":")
 	return filepath.Join(r.dir, "data", "docker", "registry", "v2", "blobs", alg, hex[:2], hex, "data")
+}
+
+// SigningKeys writes a fresh ECDSA P-256 key pair in PEM, the form cosign
+// writes and confinectl profile push --sign-key and signature_keys read, as
+// dir/name.key and dir/name.pub, and returns the two paths.
+func SigningKeys(t testing.TB, dir, name string) (privPath, pubPath string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := cryptoutils.MarshalPrivateKeyToPEM(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := cryptoutils.MarshalPublicKeyToPEM(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	privPath, pubPath = filepath.Join(dir, name+".key"), filepath.Join(dir, name+".pub")
+	if err := os.WriteFile(privPath, priv, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pubPath, pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return privPath, pubPath
 }

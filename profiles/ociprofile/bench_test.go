@@ -12,7 +12,7 @@ import (
 func benchSetup(b *testing.B) (*testbed.Registry, Ref, Policy, func() *Client) {
 	reg := testbed.StartRegistry(b)
 	dir := b.TempDir()
-	signKey, pubKey := keyPair(b, dir, "team")
+	signKey, pubKey := testbed.SigningKeys(b, dir, "team")
 	newClient := func() *Client {
 		c, err := NewClient(Options{AuthFile: reg.AuthFile, CAFiles: []string{reg.CAFile}})
 		if err != nil {

@@ -2,9 +2,6 @@ package ociprofile
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"os"
@@ -14,7 +11,6 @@ import (
 
 	"github.com/confinehq/confine/internal/testbed"
 	"github.com/google/go-cmp/cmp"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
 func TestParseRef(t *testing.T) {
@@ -104,31 +100,6 @@ func TestPayloadRoundTrip(t *testing.T) {
 	}
 }
 
-// keyPair writes a cosign-style key pair (PKCS#8 private, PKIX public).
-func keyPair(t testing.TB, dir, name string) (string, string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, err := cryptoutils.MarshalPrivateKeyToPEM(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := cryptoutils.MarshalPublicKeyToPEM(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pp, pk := filepath.Join(dir, name+".key"), filepath.Join(dir, name+".pub")
-	if err := os.WriteFile(pp, priv, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(pk, pub, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return pp, pk
-}
-
 const profileYAML = "apiVersion: confine/v1\nname: web\nmode: enforce\nexec:\n  allow: [/bin/busybox]\n"
 
 // TestRegistry pushes and pulls through Debian's docker-registry with TLS
@@ -136,8 +107,8 @@ const profileYAML = "apiVersion: confine/v1\nname: web\nmode: enforce\nexec:\n  
 func TestRegistry(t *testing.T) {
 	reg := testbed.StartRegistry(t)
 	dir := t.TempDir()
-	signKey, pubKey := keyPair(t, dir, "team")
-	_, otherPub := keyPair(t, dir, "other")
+	signKey, pubKey := testbed.SigningKeys(t, dir, "team")
+	_, otherPub := testbed.SigningKeys(t, dir, "other")
 	c, err := NewClient(Options{AuthFile: reg.AuthFile, CAFiles: []string{reg.CAFile}})
 	if err != nil {
 		t.Fatal(err)
