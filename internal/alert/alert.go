@@ -41,6 +41,9 @@ const (
 	RuleNotInjected = "not_injected"
 	// RuleLayerMissing: a layer (CONFINE_LAYER) could not be applied.
 	RuleLayerMissing = "layer_missing"
+	// RuleSecret: a credential file of the built-in list was opened
+	// (monitor/secrets); reported in every mode, never acted on.
+	RuleSecret = "secret"
 )
 
 // Layers (CONFINE_LAYER): what saw, refused or should have refused.

@@ -43,6 +43,7 @@ type Daemon struct {
 	seccompListener *notify.Listener
 	seccompCh       chan seccompEvent
 	guardCh         chan guardReport
+	secretCh        chan secretRead // secrets.go
 	deniedCh        chan egress.Denied
 
 	learnAnnounced map[string]bool
@@ -57,6 +58,8 @@ type Daemon struct {
 	stats struct {
 		violations atomic.Int64
 		kills      atomic.Int64
+		// secretsLost counts secret reads the kernel or a full channel dropped.
+		secretsLost atomic.Uint64
 	}
 
 	rescanNow chan struct{}
@@ -78,6 +81,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		docker:    newDockerView(cfg.DockerSocket, cfg.DockerDataRoot, cfg.DockerNamespace),
 		seccompCh: make(chan seccompEvent, 4096),
 		guardCh:   make(chan guardReport, 4096),
+		secretCh:  make(chan secretRead, 1024),
 		deniedCh:  make(chan egress.Denied, 4096),
 
 		learnAnnounced: map[string]bool{},
@@ -121,6 +125,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	go d.deniedLoop()
 	go d.guardLoop()
+	go d.secretLoop()
 
 	srv := api.NewServer(backend{d}, d.log)
 	if err := srv.Listen(d.cfg.APISocket()); err != nil {
@@ -362,6 +367,8 @@ func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) 
 		d.startGuard(c, st.Bundle)
 	}
 	tr.Mark("fanotify guard")
+	d.startSecrets(c, st.Bundle)
+	tr.Mark("secret watch")
 	go d.enrich(context.WithoutCancel(ctx), ns, st.ID)
 	d.mon.track(c, false)
 	tr.Mark("monitor track")
@@ -413,6 +420,7 @@ func (d *Daemon) unregisterKey(key, why string) {
 		if c.guard != nil {
 			_ = c.guard.Close()
 		}
+		d.stopSecrets(c)
 		d.mon.untrack(c)
 		if d.docker != nil && c.Namespace == d.docker.ns {
 			d.docker.resolver.Forget(c.ID)
@@ -513,11 +521,13 @@ func (d *Daemon) registerFromContainerd(info *watch.Container, source string) {
 	d.initialLayers(c)
 	d.dockerUnconfined(c, dinfo)
 	d.applyEgress(c)
+	// A guard and the secret watch attach to a running container too
+	// (after a restart).
+	_, bundle := d.mon.bundleAnnotations(c.Pid, c.ID)
 	if !envBool("CONFINE_NO_FANOTIFY") {
-		// A guard attaches to a running container too (after a restart).
-		_, bundle := d.mon.bundleAnnotations(c.Pid, c.ID)
 		d.startGuard(c, bundle)
 	}
+	d.startSecrets(c, bundle)
 	d.mon.track(c, c.Status == "running")
 }
 

@@ -44,6 +44,7 @@ type container struct {
 	checker     *checker
 	egress      *egress.Rules
 	guard       *fanotify.Guard
+	secrets     *fanotify.SecretWatch // see secrets.go
 }
 
 func (c *container) key() string { return containerKey(c.Namespace, c.ID, c.Root) }

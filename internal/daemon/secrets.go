@@ -1,0 +1,102 @@
+package daemon
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/confinehq/confine/internal/alert"
+	"github.com/confinehq/confine/monitor/fanotify"
+	"github.com/confinehq/confine/monitor/secrets"
+)
+
+// secretRead is a fanotify secret-read report handed to the alerting
+// goroutine.
+type secretRead struct {
+	c *container
+	r fanotify.SecretRead
+}
+
+// startSecrets watches a container's credential files (the built-in list
+// of monitor/secrets minus the profile's secrets.ignore) in every mode and
+// every profile: each open is a "secret" alert, even when learned. A watch
+// that cannot start is noted on the container (confinectl ps) and logged.
+func (d *Daemon) startSecrets(c *container, bundle string) {
+	d.mu.Lock()
+	p := c.Profile
+	d.mu.Unlock()
+	if p == nil || envBool("CONFINE_NO_SECRETS") {
+		return
+	}
+	if bundle == "" {
+		d.note(c, "secret reads not watched: the container's bundle was not found")
+		return
+	}
+	w, err := fanotify.WatchSecrets(fanotify.SecretConfig{
+		ID:         c.key(),
+		Pid:        c.Pid,
+		RootfsPath: filepath.Join(bundle, "rootfs"),
+		List:       secrets.New(p.Secrets.Ignore),
+		Report: func(r fanotify.SecretRead) {
+			select {
+			case d.secretCh <- secretRead{c: c, r: r}:
+			default:
+				d.stats.secretsLost.Add(1)
+			}
+		},
+		Log:  d.log,
+		Proc: d.mon.fs,
+	})
+	if err != nil {
+		d.log.Error("secret reads not watched", "namespace", c.Namespace, "container", c.ID, "error", err)
+		d.note(c, "secret reads not watched: "+err.Error())
+		return
+	}
+	d.mu.Lock()
+	old := c.secrets
+	c.secrets = w
+	d.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	d.log.Info("secret reads watched", "namespace", c.Namespace, "container", c.ID, "files", w.Marked())
+}
+
+func (d *Daemon) stopSecrets(c *container) {
+	d.mu.Lock()
+	w := c.secrets
+	c.secrets = nil
+	d.mu.Unlock()
+	if w != nil {
+		_ = w.Close()
+	}
+}
+
+// secretLoop turns secret reads into alerts: CONFINE_RULE secret, the
+// file, the process and the container, in every mode; never a kill.
+func (d *Daemon) secretLoop() {
+	for sr := range d.secretCh {
+		c, r := sr.c, sr.r
+		d.mu.Lock()
+		prof := c.Profile
+		d.mu.Unlock()
+		if prof == nil {
+			continue
+		}
+		if r.Lost > 0 {
+			d.stats.secretsLost.Add(r.Lost)
+			d.log.Warn("secret-read events lost (fanotify queue overflow)", "namespace", c.Namespace, "container", c.ID, "lost", r.Lost)
+			continue
+		}
+		a := d.baseAlert(c, prof, &snapshot{PID: r.PID, Exe: r.Exe})
+		a.Event, a.Rule, a.Action, a.Priority = alert.EventViolation, alert.RuleSecret, alert.ActionAlerted, alert.PriWarning
+		a.Path = r.Path
+		a.UID = nil
+		setLayer(a, violationT{Layer: alert.LayerFanotify})
+		exe := r.Exe
+		if exe == "" {
+			exe = "a process that has exited"
+		}
+		a.Message = fmt.Sprintf("confine: secret read in %s/%s (profile %s, %s): %s opened by %s (pid %d)", c.Namespace, c.ID, prof.Name, prof.Mode, r.Path, exe, r.PID)
+		d.alerts.emitAggregated(a)
+	}
+}
