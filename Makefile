@@ -21,7 +21,7 @@ FUZZTIME   ?= 10s
 E2E_SOURCE_TESTS := ^(TestEnforceKillsAndMonitorAlerts|TestBurstHidesNoViolation|TestContainersStartedWhileConfinedIsDown|TestHostileContainers|TestPIDReuse|TestLearnPromoteEnforce|TestConfinedKilledDuringLearning|TestProcessEventsAloneDetect)$$
 export CGO_ENABLED := 1
 
-.PHONY: generate check-generated help build test test-unit test-e2e test-matrix test-runc-suite test-systemd lint fuzz deps check-deps demo bench clean deb rpm
+.PHONY: generate check-generated help build build-race test test-unit test-e2e test-matrix test-runc-suite test-systemd lint fuzz deps check-deps demo bench clean deb rpm
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,10 @@ build: ## build the binaries into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS)' -o $(BIN)/confine-hook ./cmd/confine-hook
 	@# confine-init runs inside containers, whatever their libc: static, not PIE.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/confine-init ./cmd/confine-init
+
+build-race: ## confined built with the race detector into bin/race/ (the e2e suite runs it when present)
+	@mkdir -p $(BIN)/race
+	$(GO) build -race -trimpath -ldflags '-X $(PKG)/internal/version.Version=$(VERSION)' -o $(BIN)/race/confined ./cmd/confined
 
 deps: ## install (as root, Debian) everything the tests need
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps must run as root (sudo make deps)" >&2; exit 1; fi
@@ -51,9 +55,9 @@ check-generated: check-deps ## fail when a committed generated file differs from
 	@if ! git diff --exit-code --stat -- monitor/bpfevents/events_bpfel.go monitor/bpfevents/events_bpfel.o || [ -n "$$(git status --porcelain -- monitor/bpfevents/events_bpfel.go monitor/bpfevents/events_bpfel.o)" ]; then \
 	  echo "generated files are stale: run make generate and commit the result" >&2; exit 1; fi
 
-test: check-deps check-generated build ## everything: unit tests and the root end-to-end tests
+test: check-deps check-generated build build-race ## everything, with -race: unit tests and the root end-to-end tests (against bin/race/confined)
 	@if [ "$$(id -u)" != 0 ]; then echo "make test runs real containers and must run as root (sudo make test)" >&2; exit 1; fi
-	CONFINE_BIN=$(CURDIR)/$(BIN) CONFINE_REQUIRE_ROOT=1 CONFINE_E2E_PROCESS_EVENTS=bpf $(GO) test -count=1 -p 1 -timeout 40m ./...
+	CONFINE_BIN=$(CURDIR)/$(BIN) CONFINE_REQUIRE_ROOT=1 CONFINE_E2E_PROCESS_EVENTS=bpf $(GO) test -race -count=1 -p 1 -timeout 40m ./...
 	@echo "== the process-event e2e tests again with process_events = proc_connector (the fallback source)"
 	CONFINE_BIN=$(CURDIR)/$(BIN) CONFINE_REQUIRE_ROOT=1 CONFINE_E2E_PROCESS_EVENTS=proc_connector $(GO) test -count=1 -p 1 -timeout 15m -run '$(E2E_SOURCE_TESTS)' ./e2e/
 

@@ -86,6 +86,7 @@ func (b backend) Status(ctx context.Context) (*api.Status, error) {
 		ProfileErrors:       d.profiles.Errors(),
 		ProfileSources:      d.fleet.status(),
 	}
+	d.mu.Lock()
 	for _, c := range d.reg.all() {
 		st.Containers++
 		if c.Profile != nil {
@@ -93,6 +94,7 @@ func (b backend) Status(ctx context.Context) (*api.Status, error) {
 		}
 		st.Processes += c.Processes
 	}
+	d.mu.Unlock()
 	st.Violations = int(d.stats.violations.Load())
 	st.Kills = int(d.stats.kills.Load())
 	st.ProcessEvents = d.mon.eventSource()

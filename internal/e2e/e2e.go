@@ -30,7 +30,8 @@ var (
 )
 
 // Binaries returns the directory holding confined, confine-runc,
-// confine-hook and confinectl.
+// confine-hook and confinectl (and race/confined, confined built with the
+// race detector, which StartConfined prefers).
 func Binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -46,10 +47,16 @@ func Binaries(t testing.TB) string {
 			return
 		}
 		binDir = dir
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/...")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building binaries: %v\n%s", err, out)
+		for _, args := range [][]string{
+			{"build", "-o", dir + "/", "./cmd/..."},
+			{"build", "-race", "-o", filepath.Join(dir, "race") + "/", "./cmd/confined"},
+		} {
+			cmd := exec.Command("go", args...)
+			cmd.Dir = root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("building binaries (go %s): %v\n%s", strings.Join(args, " "), err, out)
+				return
+			}
 		}
 	})
 	if buildErr != nil {
@@ -157,7 +164,7 @@ func (b *Bed) StartConfined(t testing.TB, env ...string) *Confined {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(b.Bin, "confined"), "--debug")
+	cmd := exec.Command(ConfinedPath(b.Bin), "--debug")
 	cmd.Env = append(append(os.Environ(), "CONFINE_CONFIG="+b.ConfigPath), env...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -169,6 +176,9 @@ func (b *Bed) StartConfined(t testing.TB, env ...string) *Confined {
 	go func() { _ = cmd.Wait(); close(c.done) }()
 	t.Cleanup(func() {
 		c.Stop(t)
+		if data, _ := os.ReadFile(logPath); raceReport(string(data)) != "" {
+			t.Errorf("confined reported a data race:\n%s", raceReport(string(data)))
+		}
 		if t.Failed() {
 			data, _ := os.ReadFile(logPath)
 			t.Logf("confined log:\n%s", tail(string(data), 80))
@@ -193,6 +203,33 @@ func (b *Bed) StartConfined(t testing.TB, env ...string) *Confined {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// raceWarning starts every report of Go's race detector. A confined built
+// with -race writes it to its log (GORACE's default) and carries on: the
+// test that started it fails when it is stopped.
+const raceWarning = "WARNING: DATA RACE"
+
+// raceReport returns the first data race report in a confined log (its
+// first 120 lines), or "".
+func raceReport(log string) string {
+	i := strings.Index(log, raceWarning)
+	if i < 0 {
+		return ""
+	}
+	return head(log[i:], 120)
+}
+
+// ConfinedPath is the confined that tests run: race/confined (built with
+// -race, as `make test` and Binaries do) when it exists, else confined.
+// Benchmarks (CONFINE_BENCH=1) always measure the plain confined.
+func ConfinedPath(bin string) string {
+	if p := filepath.Join(bin, "race", "confined"); os.Getenv("CONFINE_BENCH") == "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return filepath.Join(bin, "confined")
 }
 
 // Stop stops confined with SIGTERM (SIGKILL after 10s).
@@ -293,6 +330,14 @@ func (b *Bed) Ctl(t testing.TB, args ...string) (string, string, int) {
 		t.Fatal(err)
 	}
 	return so.String(), se.String(), code
+}
+
+func head(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func tail(s string, n int) string {

@@ -81,7 +81,15 @@ type Source struct {
 	wg        sync.WaitGroup
 	mu        sync.Mutex
 	err       error
+
+	// mapMu orders the callers' map operations (Watch, Forget, UsedCaps)
+	// before the reader frees the maps; released is set under it.
+	mapMu    sync.RWMutex
+	released bool
 }
+
+// errReleased is what the map operations return once the source is closed.
+var errReleased = errors.New("bpf process events closed")
 
 // Open loads the programs, attaches them to their tracepoints and starts
 // reading. It needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); a kernel
@@ -195,6 +203,11 @@ func (s *Source) Lost() uint64 { return s.lost.Load() }
 // Watch adds the cgroup to the in-kernel filter: its processes' events are
 // reported from now on. Watching a watched cgroup keeps what it recorded.
 func (s *Source) Watch(cgroupID uint64) error {
+	s.mapMu.RLock()
+	defer s.mapMu.RUnlock()
+	if s.released {
+		return fmt.Errorf("watching cgroup %d: %w", cgroupID, errReleased)
+	}
 	err := s.watched.Update(cgroupID, eventsWatched{}, ebpf.UpdateNoExist)
 	if err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
 		return fmt.Errorf("watching cgroup %d: %w", cgroupID, err)
@@ -204,6 +217,11 @@ func (s *Source) Watch(cgroupID uint64) error {
 
 // Forget removes the cgroup from the filter and drops what it recorded.
 func (s *Source) Forget(cgroupID uint64) error {
+	s.mapMu.RLock()
+	defer s.mapMu.RUnlock()
+	if s.released {
+		return nil // the filter is gone with everything it recorded
+	}
 	err := s.watched.Delete(cgroupID)
 	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("forgetting cgroup %d: %w", cgroupID, err)
@@ -225,6 +243,11 @@ type Caps struct {
 // the recorder is not attached.
 func (s *Source) UsedCaps(cgroupID uint64) (c Caps, ok bool) {
 	if !s.caps {
+		return Caps{}, false
+	}
+	s.mapMu.RLock()
+	defer s.mapMu.RUnlock()
+	if s.released {
 		return Caps{}, false
 	}
 	var w eventsWatched
@@ -257,6 +280,9 @@ func (s *Source) stop() {
 }
 
 func (s *Source) release() {
+	s.mapMu.Lock()
+	defer s.mapMu.Unlock()
+	s.released = true
 	for _, l := range s.links {
 		l.Close()
 	}
