@@ -59,7 +59,9 @@ const (
 // nothing. It is omitted from YAML only when nil.
 type List []string
 
-// IsZero lets yaml omitempty drop a nil list but keep an empty one.
+// IsZero lets yaml omitempty and json omitzero drop a nil list but keep
+// an empty one (json's omitempty would drop both: over the API an empty
+// list must stay empty, e.g. capabilities: [] is "none", not "any").
 func (l List) IsZero() bool { return l == nil }
 
 // Ports is a list of port numbers with the same nil/empty distinction as List.
@@ -92,7 +94,7 @@ type Profile struct {
 
 // Selector says which containers a profile applies to.
 type Selector struct {
-	Images List              `yaml:"images,omitempty" json:"images,omitempty"`
+	Images List              `yaml:"images,omitempty" json:"images,omitzero"`
 	Labels map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
 }
 
@@ -108,9 +110,9 @@ type Seccomp struct {
 	Base string `yaml:"base,omitempty" json:"base,omitempty"`
 	// Allow lists the syscalls that are permitted. Nil means the section
 	// places no syscall restriction (unless Base is set).
-	Allow List `yaml:"allow,omitempty" json:"allow,omitempty"`
+	Allow List `yaml:"allow,omitempty" json:"allow,omitzero"`
 	// Deny lists syscalls that are denied even if Base allows them.
-	Deny List `yaml:"deny,omitempty" json:"deny,omitempty"`
+	Deny List `yaml:"deny,omitempty" json:"deny,omitzero"`
 	// Families false keeps a learned allow list exactly as seen; by
 	// default (nil or true) learning adds the privilege-equivalent
 	// spellings of each syscall it saw (seccomp.Families). It is a
@@ -130,7 +132,7 @@ func (s Seccomp) LearnFamilies() bool { return s.Families == nil || *s.Families 
 
 // Exec lists the binaries that may run.
 type Exec struct {
-	Allow List `yaml:"allow,omitempty" json:"allow,omitempty"`
+	Allow List `yaml:"allow,omitempty" json:"allow,omitzero"`
 }
 
 // IsZero reports a profile without an exec section.
@@ -144,13 +146,13 @@ func (e Exec) IsZero() bool { return e.Allow == nil }
 // the hierarchies Landlock knows). Execution stays in exec.allow.
 type Files struct {
 	// Read lists what may be opened for reading (files and directories).
-	Read List `yaml:"read,omitempty" json:"read,omitempty"`
+	Read List `yaml:"read,omitempty" json:"read,omitzero"`
 	// Write lists what may be opened for writing, created, removed or
 	// renamed. A path that may be written may also be read.
-	Write    List `yaml:"write,omitempty" json:"write,omitempty"`
-	Deny     List `yaml:"deny,omitempty" json:"deny,omitempty"`
-	ReadOnly List `yaml:"readOnly,omitempty" json:"readOnly,omitempty"`
-	Watch    List `yaml:"watch,omitempty" json:"watch,omitempty"`
+	Write    List `yaml:"write,omitempty" json:"write,omitzero"`
+	Deny     List `yaml:"deny,omitempty" json:"deny,omitzero"`
+	ReadOnly List `yaml:"readOnly,omitempty" json:"readOnly,omitzero"`
+	Watch    List `yaml:"watch,omitempty" json:"watch,omitzero"`
 }
 
 // IsZero reports a profile without a files section.
@@ -163,7 +165,7 @@ func (f Files) IsZero() bool {
 type Secrets struct {
 	// Ignore lists paths (globs) taken out of the built-in secret list for
 	// this profile's containers.
-	Ignore List `yaml:"ignore,omitempty" json:"ignore,omitempty"`
+	Ignore List `yaml:"ignore,omitempty" json:"ignore,omitzero"`
 }
 
 // IsZero reports a profile without a secrets section.
@@ -172,9 +174,9 @@ func (s Secrets) IsZero() bool { return s.Ignore == nil }
 // Network lists the approved peers and listening ports.
 type Network struct {
 	// Egress entries are "CIDR-or-IP-or-host:port-or-*".
-	Egress List `yaml:"egress,omitempty" json:"egress,omitempty"`
+	Egress List `yaml:"egress,omitempty" json:"egress,omitzero"`
 	// Listen lists the ports that may be bound for listening.
-	Listen Ports `yaml:"listen,omitempty" json:"listen,omitempty"`
+	Listen Ports `yaml:"listen,omitempty" json:"listen,omitzero"`
 }
 
 // IsZero reports a profile without a network section.
@@ -187,7 +189,7 @@ type Privileges struct {
 	AllowRoot *bool `yaml:"allowRoot,omitempty" json:"allowRoot,omitempty"`
 	// Capabilities lists the effective capabilities a process may hold
 	// (names without the CAP_ prefix). Nil means not checked.
-	Capabilities List `yaml:"capabilities,omitempty" json:"capabilities,omitempty"`
+	Capabilities List `yaml:"capabilities,omitempty" json:"capabilities,omitzero"`
 	// NoNewPrivileges is injected into the container's spec when true.
 	NoNewPrivileges *bool `yaml:"noNewPrivileges,omitempty" json:"noNewPrivileges,omitempty"`
 
