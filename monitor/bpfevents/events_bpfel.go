@@ -83,23 +83,24 @@ type eventsSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type eventsProgramSpecs struct {
-	CapCapable     *ebpf.ProgramSpec `ebpf:"cap_capable"`
-	ExecCore       *ebpf.ProgramSpec `ebpf:"exec_core"`
-	ExecPlain      *ebpf.ProgramSpec `ebpf:"exec_plain"`
-	Newtask        *ebpf.ProgramSpec `ebpf:"newtask"`
-	ProcExit       *ebpf.ProgramSpec `ebpf:"proc_exit"`
-	SetgidCore     *ebpf.ProgramSpec `ebpf:"setgid_core"`
-	SetgidPlain    *ebpf.ProgramSpec `ebpf:"setgid_plain"`
-	SetregidCore   *ebpf.ProgramSpec `ebpf:"setregid_core"`
-	SetregidPlain  *ebpf.ProgramSpec `ebpf:"setregid_plain"`
-	SetresgidCore  *ebpf.ProgramSpec `ebpf:"setresgid_core"`
-	SetresgidPlain *ebpf.ProgramSpec `ebpf:"setresgid_plain"`
-	SetresuidCore  *ebpf.ProgramSpec `ebpf:"setresuid_core"`
-	SetresuidPlain *ebpf.ProgramSpec `ebpf:"setresuid_plain"`
-	SetreuidCore   *ebpf.ProgramSpec `ebpf:"setreuid_core"`
-	SetreuidPlain  *ebpf.ProgramSpec `ebpf:"setreuid_plain"`
-	SetuidCore     *ebpf.ProgramSpec `ebpf:"setuid_core"`
-	SetuidPlain    *ebpf.ProgramSpec `ebpf:"setuid_plain"`
+	CapCapableCore  *ebpf.ProgramSpec `ebpf:"cap_capable_core"`
+	CapCapablePlain *ebpf.ProgramSpec `ebpf:"cap_capable_plain"`
+	ExecCore        *ebpf.ProgramSpec `ebpf:"exec_core"`
+	ExecPlain       *ebpf.ProgramSpec `ebpf:"exec_plain"`
+	Newtask         *ebpf.ProgramSpec `ebpf:"newtask"`
+	ProcExit        *ebpf.ProgramSpec `ebpf:"proc_exit"`
+	SetgidCore      *ebpf.ProgramSpec `ebpf:"setgid_core"`
+	SetgidPlain     *ebpf.ProgramSpec `ebpf:"setgid_plain"`
+	SetregidCore    *ebpf.ProgramSpec `ebpf:"setregid_core"`
+	SetregidPlain   *ebpf.ProgramSpec `ebpf:"setregid_plain"`
+	SetresgidCore   *ebpf.ProgramSpec `ebpf:"setresgid_core"`
+	SetresgidPlain  *ebpf.ProgramSpec `ebpf:"setresgid_plain"`
+	SetresuidCore   *ebpf.ProgramSpec `ebpf:"setresuid_core"`
+	SetresuidPlain  *ebpf.ProgramSpec `ebpf:"setresuid_plain"`
+	SetreuidCore    *ebpf.ProgramSpec `ebpf:"setreuid_core"`
+	SetreuidPlain   *ebpf.ProgramSpec `ebpf:"setreuid_plain"`
+	SetuidCore      *ebpf.ProgramSpec `ebpf:"setuid_core"`
+	SetuidPlain     *ebpf.ProgramSpec `ebpf:"setuid_plain"`
 }
 
 // eventsMapSpecs contains maps before they are loaded into the kernel.
@@ -115,6 +116,8 @@ type eventsMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type eventsVariableSpecs struct {
+	ProbeHi     *ebpf.VariableSpec `ebpf:"probe_hi"`
+	ProbeLo     *ebpf.VariableSpec `ebpf:"probe_lo"`
 	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
@@ -155,6 +158,8 @@ func (m *eventsMaps) Close() error {
 //
 // It can be passed to loadEventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type eventsVariables struct {
+	ProbeHi     *ebpf.Variable `ebpf:"probe_hi"`
+	ProbeLo     *ebpf.Variable `ebpf:"probe_lo"`
 	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
 }
 
@@ -162,28 +167,30 @@ type eventsVariables struct {
 //
 // It can be passed to loadEventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type eventsPrograms struct {
-	CapCapable     *ebpf.Program `ebpf:"cap_capable"`
-	ExecCore       *ebpf.Program `ebpf:"exec_core"`
-	ExecPlain      *ebpf.Program `ebpf:"exec_plain"`
-	Newtask        *ebpf.Program `ebpf:"newtask"`
-	ProcExit       *ebpf.Program `ebpf:"proc_exit"`
-	SetgidCore     *ebpf.Program `ebpf:"setgid_core"`
-	SetgidPlain    *ebpf.Program `ebpf:"setgid_plain"`
-	SetregidCore   *ebpf.Program `ebpf:"setregid_core"`
-	SetregidPlain  *ebpf.Program `ebpf:"setregid_plain"`
-	SetresgidCore  *ebpf.Program `ebpf:"setresgid_core"`
-	SetresgidPlain *ebpf.Program `ebpf:"setresgid_plain"`
-	SetresuidCore  *ebpf.Program `ebpf:"setresuid_core"`
-	SetresuidPlain *ebpf.Program `ebpf:"setresuid_plain"`
-	SetreuidCore   *ebpf.Program `ebpf:"setreuid_core"`
-	SetreuidPlain  *ebpf.Program `ebpf:"setreuid_plain"`
-	SetuidCore     *ebpf.Program `ebpf:"setuid_core"`
-	SetuidPlain    *ebpf.Program `ebpf:"setuid_plain"`
+	CapCapableCore  *ebpf.Program `ebpf:"cap_capable_core"`
+	CapCapablePlain *ebpf.Program `ebpf:"cap_capable_plain"`
+	ExecCore        *ebpf.Program `ebpf:"exec_core"`
+	ExecPlain       *ebpf.Program `ebpf:"exec_plain"`
+	Newtask         *ebpf.Program `ebpf:"newtask"`
+	ProcExit        *ebpf.Program `ebpf:"proc_exit"`
+	SetgidCore      *ebpf.Program `ebpf:"setgid_core"`
+	SetgidPlain     *ebpf.Program `ebpf:"setgid_plain"`
+	SetregidCore    *ebpf.Program `ebpf:"setregid_core"`
+	SetregidPlain   *ebpf.Program `ebpf:"setregid_plain"`
+	SetresgidCore   *ebpf.Program `ebpf:"setresgid_core"`
+	SetresgidPlain  *ebpf.Program `ebpf:"setresgid_plain"`
+	SetresuidCore   *ebpf.Program `ebpf:"setresuid_core"`
+	SetresuidPlain  *ebpf.Program `ebpf:"setresuid_plain"`
+	SetreuidCore    *ebpf.Program `ebpf:"setreuid_core"`
+	SetreuidPlain   *ebpf.Program `ebpf:"setreuid_plain"`
+	SetuidCore      *ebpf.Program `ebpf:"setuid_core"`
+	SetuidPlain     *ebpf.Program `ebpf:"setuid_plain"`
 }
 
 func (p *eventsPrograms) Close() error {
 	return _EventsClose(
-		p.CapCapable,
+		p.CapCapableCore,
+		p.CapCapablePlain,
 		p.ExecCore,
 		p.ExecPlain,
 		p.Newtask,

@@ -72,6 +72,8 @@ type Source struct {
 	lostMap *ebpf.Map
 	full    bool
 	caps    bool
+	// capsOff says why the capability recorder is not attached.
+	capsOff string
 
 	events chan Event
 	done   chan struct{}
@@ -120,8 +122,16 @@ func Open(ctx context.Context, opts ...Option) (*Source, error) {
 	if o.ringSize != 0 {
 		spec.Maps["events"].MaxEntries = o.ringSize
 	}
+	capsOff := ""
+	if o.noCaps {
+		capsOff = "switched off"
+	} else if err := setProbeRanges(spec); err != nil {
+		// Without them every mmap of a root process would count as a
+		// use of CAP_SYS_ADMIN: no recorder rather than a wrong one.
+		capsOff = err.Error()
+	}
 	for name := range spec.Programs {
-		if strings.HasSuffix(name, drop) || (o.noCaps && name == "cap_capable") {
+		if strings.HasSuffix(name, drop) || (capsOff != "" && strings.HasPrefix(name, "cap_capable")) {
 			delete(spec.Programs, name)
 		}
 	}
@@ -129,7 +139,7 @@ func Open(ctx context.Context, opts ...Option) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading bpf process events: %w", err)
 	}
-	s := &Source{coll: coll, watched: coll.Maps["watched_cgroups"], lostMap: coll.Maps["lost"], full: full, caps: !o.noCaps,
+	s := &Source{coll: coll, watched: coll.Maps["watched_cgroups"], lostMap: coll.Maps["lost"], full: full, caps: capsOff == "", capsOff: capsOff,
 		events: make(chan Event, o.chanSize), done: make(chan struct{})}
 	if err := s.attach(spec); err != nil {
 		s.release()
@@ -188,6 +198,33 @@ func hasKernelBTF() bool {
 	_, err := os.Stat("/sys/kernel/btf/vmlinux")
 	return err == nil
 }
+
+// setProbeRanges gives the capability recorder the kernel text of the
+// functions whose capability checks are probes (see probeFuncs).
+func setProbeRanges(spec *ebpf.CollectionSpec) error {
+	rs, err := probeRanges()
+	if err != nil {
+		return fmt.Errorf("capability recorder: %w", err)
+	}
+	var lo, hi [2]uint64
+	for i, r := range rs {
+		lo[i], hi[i] = r.Lo, r.Hi
+	}
+	for name, v := range map[string]any{"probe_lo": lo, "probe_hi": hi} {
+		sv, ok := spec.Variables[name]
+		if !ok {
+			return fmt.Errorf("capability recorder: no variable %s in the bpf object", name)
+		}
+		if err := sv.Set(v); err != nil {
+			return fmt.Errorf("capability recorder: setting %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Caps reports whether the capability recorder is attached, and if not,
+// why.
+func (s *Source) Caps() (on bool, why string) { return s.caps, s.capsOff }
 
 // Full reports whether events carry what only the task knows (start time,
 // effective ids, the executable's device and inode): the kernel has BTF.

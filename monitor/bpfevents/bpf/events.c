@@ -123,6 +123,7 @@ struct cred {
 struct task_struct {
 	struct mm_struct *mm;
 	struct task_struct *group_leader;
+	const struct cred *real_cred;
 	const struct cred *cred;
 	u64 start_boottime;
 } __attribute__((preserve_access_index));
@@ -327,10 +328,53 @@ ID_PROGS(setgid, EV_GID)
 ID_PROGS(setregid, EV_GID)
 ID_PROGS(setresgid, EV_GID)
 
-// cap_capable records, per watched cgroup, which capabilities its
-// processes were checked for and whether the check succeeded.
-SEC("tracepoint/capability/cap_capable")
-int cap_capable(struct tp_cap_capable *ctx)
+// Kernel text ranges [lo, hi) of the functions that probe CAP_SYS_ADMIN
+// without using it: the memory accounting of every mmap, brk and stack
+// growth asks whether the task could dip into the admin reserve
+// (cap_vm_enough_memory). User space fills them from /proc/kallsyms at
+// load; zero ranges match nothing.
+#define PROBE_RANGES 2
+volatile const u64 probe_lo[PROBE_RANGES];
+volatile const u64 probe_hi[PROBE_RANGES];
+#define PROBE_FRAMES 4
+#define CAP_SYS_ADMIN 21
+
+// from_probe reports whether a capability check was made by one of the
+// probing functions: one of the first frames of the kernel stack lies in
+// a probe range.
+static __always_inline int from_probe(void *ctx)
+{
+	u64 ips[PROBE_FRAMES] = {};
+	long n = bpf_get_stack(ctx, ips, sizeof(ips), 0);
+	if (n <= 0)
+		return 0;
+	for (int i = 0; i < PROBE_FRAMES; i++) {
+		for (int r = 0; r < PROBE_RANGES; r++) {
+			if (ips[i] >= probe_lo[r] && ips[i] < probe_hi[r])
+				return 1;
+		}
+	}
+	return 0;
+}
+
+// runc_init reports whether the current task is runc's own init (it names
+// itself "runc:[0:PARENT]", "runc:[1:CHILD]", "runc:[2:INIT]" until it execs
+// the workload): its set-up (pivot_root, mounts, dropping capabilities,
+// joining namespaces for runc exec) is not the workload's use.
+static __always_inline int runc_init(void)
+{
+	char comm[16];
+	if (bpf_get_current_comm(comm, sizeof(comm)) != 0)
+		return 0;
+	return comm[0] == 'r' && comm[1] == 'u' && comm[2] == 'n' && comm[3] == 'c' && comm[4] == ':' && comm[5] == '[';
+}
+
+// on_cap_capable records, per watched cgroup, which capabilities its
+// processes were checked for and whether the check succeeded. Checks that
+// are not the workload's own use are left out: runc's init, the probes of
+// from_probe and (with CO-RE) checks of credentials other than the task's
+// own, such as overlayfs acting with its mounter's.
+static __always_inline int on_cap_capable(struct tp_cap_capable *ctx, int core)
 {
 	u32 cap = ctx->cap;
 	if (cap >= 64)
@@ -340,9 +384,24 @@ int cap_capable(struct tp_cap_capable *ctx)
 	if (!w)
 		return 0;
 	u64 bit = 1ULL << cap;
-	if (ctx->ret == 0)
-		__sync_fetch_and_or(&w->caps_used, bit);
-	else
-		__sync_fetch_and_or(&w->caps_denied, bit);
+	u64 *set = ctx->ret == 0 ? &w->caps_used : &w->caps_denied;
+	if (*set & bit)
+		return 0; // known already: the common case costs the lookup only
+	if (runc_init())
+		return 0;
+	if (core) {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		if ((const void *)BPF_CORE_READ(t, real_cred) != ctx->cred)
+			return 0;
+	}
+	if (cap == CAP_SYS_ADMIN && from_probe(ctx))
+		return 0;
+	__sync_fetch_and_or(set, bit);
 	return 0;
 }
+
+SEC("tracepoint/capability/cap_capable")
+int cap_capable_core(struct tp_cap_capable *ctx) { return on_cap_capable(ctx, 1); }
+
+SEC("tracepoint/capability/cap_capable")
+int cap_capable_plain(struct tp_cap_capable *ctx) { return on_cap_capable(ctx, 0); }
