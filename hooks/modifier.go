@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/glob"
@@ -225,30 +226,49 @@ type DropCapabilities struct {
 	Keep []string
 }
 
-// Modify narrows the sets.
+// AnnotationCapabilities records, in the private copy, the capabilities
+// DropCapabilities kept (comma-separated, CAP_ names): runc exec
+// processes are narrowed to the same (confine-runc exec).
+const AnnotationCapabilities = "confine.capabilities"
+
+// Modify narrows the sets and records the list kept.
 func (m DropCapabilities) Modify(s *specs.Spec) error {
 	if s.Process == nil {
 		return errors.New("dropping capabilities: the spec has no process section")
 	}
+	caps, list, err := NarrowCapabilities(s.Process.Capabilities, m.Keep)
+	if err != nil {
+		return err
+	}
+	s.Process.Capabilities = caps
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[AnnotationCapabilities] = strings.Join(list, ",")
+	return nil
+}
+
+// NarrowCapabilities keeps only keep in the five sets of caps (in place)
+// and returns them with the normalised list kept. nil caps become keep in
+// every set but ambient.
+func NarrowCapabilities(caps *specs.LinuxCapabilities, keepNames []string) (*specs.LinuxCapabilities, []string, error) {
 	keep := map[string]bool{}
-	var list []string
-	for _, c := range m.Keep {
+	list := []string{}
+	for _, c := range keepNames {
 		n := "CAP_" + profiles.NormalizeCapability(c)
 		if _, ok := profiles.CapabilityBit(n); !ok {
-			return fmt.Errorf("dropping capabilities: unknown capability %q", c)
+			return nil, nil, fmt.Errorf("dropping capabilities: unknown capability %q", c)
 		}
 		if !keep[n] {
 			keep[n] = true
 			list = append(list, n)
 		}
 	}
-	caps := s.Process.Capabilities
 	if caps == nil {
-		s.Process.Capabilities = &specs.LinuxCapabilities{
+		return &specs.LinuxCapabilities{
 			Bounding: slices.Clone(list), Effective: slices.Clone(list),
 			Permitted: slices.Clone(list), Inheritable: []string{},
-		}
-		return nil
+		}, list, nil
 	}
 	narrow := func(set []string) []string {
 		out := []string{}
@@ -264,5 +284,5 @@ func (m DropCapabilities) Modify(s *specs.Spec) error {
 	caps.Permitted = narrow(caps.Permitted)
 	caps.Inheritable = narrow(caps.Inheritable)
 	caps.Ambient = narrow(caps.Ambient)
-	return nil
+	return caps, list, nil
 }

@@ -147,12 +147,17 @@ func bundleOf(root, id string) (string, error) {
 	return "", fmt.Errorf("runc's state of %s names no bundle", id)
 }
 
-// execArgs gives runc exec processes the container's Landlock ruleset:
-// when the container was created with confine-init in front, the process
-// file (--process) is copied next to itself with confine-init prepended
-// to its args, and argv is changed to name the copy. Anything else is
-// returned unchanged. An exec into a confined container whose process
-// cannot be confined is an error: it would run without the rules.
+// execArgs gives runc exec processes the container's Landlock ruleset and
+// capabilities: when the container was created with confine-init in
+// front, or with its capabilities narrowed (hooks.AnnotationCapabilities),
+// the process file (--process) is copied next to itself with confine-init
+// prepended to its args and its capability sets narrowed to the
+// container's, and argv is changed to name the copy; an audited session
+// (execSessions: audit) is reported, not refused, and gets neither.
+// Anything else is returned unchanged. An exec into a Landlock-confined
+// container whose process cannot be confined is an error: it would run
+// without the rules (without --process, runc takes the container's own
+// capabilities).
 func (w *Wrapper) execArgs(inv hooks.Invocation, argv []string) ([]string, error) {
 	if inv.CommandIndex < 0 {
 		return argv, nil
@@ -188,18 +193,31 @@ func (w *Wrapper) execArgs(inv hooks.Invocation, argv []string) ([]string, error
 	if sf.Spec.Process == nil {
 		return argv, nil
 	}
-	rs, ok := landlock.Injected(sf.Spec.Process.Args)
-	if !ok || sf.Spec.Annotations[AnnotationExecSessions] == profiles.ExecSessionsAudit {
+	if sf.Spec.Annotations[AnnotationExecSessions] == profiles.ExecSessionsAudit {
 		return argv, nil
 	}
-	if vi < 0 {
+	rs, landlocked := landlock.Injected(sf.Spec.Process.Args)
+	var keep []string
+	kept, narrowed := sf.Spec.Annotations[hooks.AnnotationCapabilities]
+	if narrowed && kept != "" {
+		keep = strings.Split(kept, ",")
+	}
+	switch {
+	case !landlocked && !narrowed:
+		return argv, nil
+	case vi < 0 && landlocked:
 		return nil, fmt.Errorf("exec into %s: the container is confined by Landlock and only runc exec --process FILE can be confined (as containerd and Docker call it)", id)
+	case vi < 0:
+		return argv, nil
+	}
+	if !landlocked {
+		rs = ""
 	}
 	file := sub[vi]
 	if inline {
 		_, file, _ = strings.Cut(file, "=")
 	}
-	cp, err := confineProcessFile(file, rs)
+	cp, err := confineProcessFile(file, rs, narrowed, keep)
 	if err != nil {
 		return nil, fmt.Errorf("exec into %s: %w", id, err)
 	}
@@ -213,10 +231,11 @@ func (w *Wrapper) execArgs(inv hooks.Invocation, argv []string) ([]string, error
 }
 
 // confineProcessFile writes file's process with confine-init prepended
-// to a new file next to it (the caller's temporary directory, which it
-// removes) and returns its path. Fields the spec types do not model are
-// kept.
-func confineProcessFile(file, rulesetArg string) (string, error) {
+// (when rulesetArg is not "") and, when narrow, its capability sets
+// narrowed to keep, to a new file next to it (the caller's temporary
+// directory, which it removes) and returns its path. Fields the spec types
+// do not model are kept.
+func confineProcessFile(file, rulesetArg string, narrow bool, keep []string) (string, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return "", fmt.Errorf("reading the process file: %w", err)
@@ -232,9 +251,16 @@ func confineProcessFile(file, rulesetArg string) (string, error) {
 	if len(p.Args) == 0 {
 		return "", fmt.Errorf("process file %s has no args", file)
 	}
-	if _, ok := landlock.Injected(p.Args); !ok {
+	if _, ok := landlock.Injected(p.Args); !ok && rulesetArg != "" {
 		args, _ := json.Marshal(append([]string{landlock.InitPath, rulesetArg, "--"}, p.Args...))
 		raw["args"] = args
+	}
+	if narrow {
+		caps, _, err := hooks.NarrowCapabilities(p.Capabilities, keep)
+		if err != nil {
+			return "", fmt.Errorf("process file %s: %w", file, err)
+		}
+		raw["capabilities"], _ = json.Marshal(caps)
 	}
 	out, err := json.Marshal(raw)
 	if err != nil {

@@ -348,8 +348,12 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 	if err != nil {
 		return privateCopy{}, fmt.Errorf("container %s: %v", inv.ID, err)
 	}
-	if layer != "" {
+	switch {
+	case layer != "":
 		mods = append(mods, hooks.Annotations{AnnotationLandlock: layer, AnnotationExecSessions: prof.EffectiveExecSessions()})
+	case prof.Mode == profiles.ModeEnforce && prof.Privileges.Capabilities != nil:
+		// runc exec processes get the container's capabilities.
+		mods = append(mods, hooks.Annotations{AnnotationExecSessions: prof.EffectiveExecSessions()})
 	}
 	if err := mods.Modify(sf.Spec); err != nil {
 		return privateCopy{}, fmt.Errorf("container %s: editing %s: %v; nothing was changed", inv.ID, sf.Path, err)
