@@ -145,13 +145,16 @@ type Container struct {
 	Since      time.Time `json:"since"`
 	Notes      []string  `json:"notes,omitempty"`
 	// CapsHeld are the effective capabilities of the container's init
-	// (/proc status CapEff); CapsUsed the ones its profile's learning saw
-	// exercised, when a capability recorder watched it (absent otherwise).
+	// (/proc status CapEff); CapsUsed the ones its processes exercised,
+	// as the bpf capability recorder saw them (absent without one).
 	CapsHeld []string `json:"capsHeld,omitempty"`
 	CapsUsed []string `json:"capsUsed,omitempty"`
-	// CapsRecorded says CapsUsed is known (it may be empty).
-	CapsRecorded bool    `json:"capsRecorded,omitempty"`
-	Layers       []Layer `json:"layers,omitempty"`
+	// CapsRecorded says CapsUsed is complete: the recorder watched the
+	// container from before its user code ran (it may be empty).
+	CapsRecorded bool `json:"capsRecorded,omitempty"`
+	// CapsNote says why CapsUsed is absent or partial.
+	CapsNote string  `json:"capsNote,omitempty"`
+	Layers   []Layer `json:"layers,omitempty"`
 }
 
 // Error is the body of every non-2xx answer.

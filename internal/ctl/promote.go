@@ -55,11 +55,13 @@ func profilePromote(e *env, args []string) error {
 	p.Mode = m
 	cfg, _ := e.config()
 	st := profiles.Store{Dir: cfg.ProfilesDir}
-	backup, err := st.Install(p, fmt.Sprintf("promoted from %s by confinectl on %s (mode %s)", src, time.Now().UTC().Format(time.RFC3339), m))
+	notes := learnedNotes(src)
+	header := append([]string{fmt.Sprintf("promoted from %s by confinectl on %s (mode %s)", src, time.Now().UTC().Format(time.RFC3339), m)}, notes...)
+	backup, err := st.Install(p, header...)
 	if err != nil {
 		return err
 	}
-	res := map[string]any{"profile": p.Name, "mode": m, "installed": st.Path(p.Name), "backup": backup}
+	res := map[string]any{"profile": p.Name, "mode": m, "installed": st.Path(p.Name), "backup": backup, "notes": notes}
 	// Reload the daemon so running containers follow; a daemon that is
 	// not running picks the file up when it starts.
 	c, err := e.client()
@@ -82,6 +84,9 @@ func profilePromote(e *env, args []string) error {
 		return e.printJSON(res)
 	}
 	fmt.Fprintf(e.stdout, "installed profile %q (mode %s) as %s\n", p.Name, m, st.Path(p.Name))
+	for _, n := range notes {
+		fmt.Fprintf(e.stdout, "%s\n", n)
+	}
 	if backup != "" {
 		fmt.Fprintf(e.stdout, "previous version kept as %s\n", backup)
 	}
@@ -119,8 +124,12 @@ func profileDiff(e *env, args []string) error {
 		ib, _ = profiles.Marshal(installed)
 	}
 	d := lineDiff(string(ib), string(lb))
+	notes := learnedNotes(src)
 	if e.json {
-		return e.printJSON(map[string]any{"profile": pos[0], "learned": learned.Profile, "installed": installed, "diff": d})
+		return e.printJSON(map[string]any{"profile": pos[0], "learned": learned.Profile, "installed": installed, "diff": d, "notes": notes})
+	}
+	for _, n := range notes {
+		fmt.Fprintf(e.stdout, "# %s\n", n)
 	}
 	if installed == nil {
 		fmt.Fprintf(e.stdout, "# %s is not installed in %s; the learned profile:\n", pos[0], cfg.ProfilesDir)

@@ -107,6 +107,9 @@ func ps(e *env, args []string) error {
 		}
 		layers, missing := layerColumn(ct.Layers)
 		notes = append(notes, missing...)
+		if ct.CapsNote != "" {
+			notes = append(notes, "caps used: "+ct.CapsNote)
+		}
 		st := ct.Status
 		if ct.KillReason != "" {
 			st += ": " + ct.KillReason
@@ -128,16 +131,21 @@ func capsHeld(ct api.Container) string {
 	return strings.Join(ct.CapsHeld, ",")
 }
 
-// capsUsed shows the capabilities learning saw exercised: "-" when no
-// recorder watched the profile's workload.
+// capsUsed shows the capabilities the container's processes exercised:
+// "-" without a recorder, a trailing "?" when the record is partial (the
+// notes say why).
 func capsUsed(ct api.Container) string {
+	s := strings.Join(ct.CapsUsed, ",")
 	switch {
-	case !ct.CapsRecorded:
+	case ct.CapsUsed == nil:
 		return "-"
 	case len(ct.CapsUsed) == 0:
-		return "none"
+		s = "none"
 	}
-	return strings.Join(ct.CapsUsed, ",")
+	if !ct.CapsRecorded {
+		s += "?"
+	}
+	return s
 }
 
 // layerColumn renders the layers of a container: those in force by name

@@ -105,13 +105,14 @@ func (b backend) Status(ctx context.Context) (*api.Status, error) {
 
 func (b backend) Containers(ctx context.Context) ([]api.Container, error) {
 	var out []api.Container
-	for _, c := range b.d.reg.all() {
+	cs := b.d.reg.all()
+	for _, c := range cs {
 		b.d.mu.Lock()
 		out = append(out, c.apiView())
 		b.d.mu.Unlock()
 	}
 	for i := range out {
-		b.d.capabilitiesOf(&out[i])
+		b.d.capabilitiesOf(cs[i], &out[i])
 	}
 	return out, nil
 }

@@ -36,6 +36,10 @@ type bpfState struct {
 	// other way.
 	byCgroup map[uint64]*container
 	cgroupOf map[*container]uint64
+	// fromStart holds the containers in the filter since their
+	// createRuntime hook, before user code ran: the capability recorder
+	// saw all of their use.
+	fromStart map[*container]bool
 }
 
 // startEvents starts the process-event source the configuration asks for:
@@ -57,7 +61,10 @@ func (m *monitor) startEvents(ctx context.Context) (started bool, err error) {
 		return false, nil
 	}
 	m.bpf.src = src
-	m.bpf.byCgroup, m.bpf.cgroupOf = map[uint64]*container{}, map[*container]uint64{}
+	m.bpf.byCgroup, m.bpf.cgroupOf, m.bpf.fromStart = map[uint64]*container{}, map[*container]uint64{}, map[*container]bool{}
+	if on, why := src.Caps(); !on {
+		m.d.log.Warn("capability recorder not attached: learned profiles keep the capabilities workloads hold", "reason", why)
+	}
 	m.setSource(eventSourceBPF)
 	m.d.log.Info("process events from bpf tracepoints", "full", src.Full())
 	m.done = make(chan struct{})
@@ -147,10 +154,11 @@ func (m *monitor) bpfLoop() {
 	}
 }
 
-// watchCgroup adds a tracked container's cgroup to the in-kernel filter.
+// watchCgroup adds a tracked container's cgroup to the in-kernel filter;
+// fromStart says no user code ran in it yet (createRuntime hook).
 // A container whose cgroup cannot be found in the unified hierarchy is
 // still watched by the rescans, and says so.
-func (m *monitor) watchCgroup(c *container) {
+func (m *monitor) watchCgroup(c *container, fromStart bool) {
 	if m.bpf.src == nil {
 		return
 	}
@@ -172,18 +180,23 @@ func (m *monitor) watchCgroup(c *container) {
 	}
 	m.bpf.byCgroup[id] = c
 	m.bpf.cgroupOf[c] = id
+	if fromStart {
+		m.bpf.fromStart[c] = true
+	}
 	m.bpf.cgMu.Unlock()
 }
 
 // forgetCgroup removes a container from the filter and returns the
-// capabilities its processes exercised.
-func (m *monitor) forgetCgroup(c *container) (bpfevents.Caps, bool) {
+// capabilities its processes exercised, and whether since its start.
+func (m *monitor) forgetCgroup(c *container) (caps bpfevents.Caps, fromStart, ok bool) {
 	if m.bpf.src == nil {
-		return bpfevents.Caps{}, false
+		return bpfevents.Caps{}, false, false
 	}
 	m.bpf.cgMu.Lock()
 	id, ok := m.bpf.cgroupOf[c]
+	fromStart = m.bpf.fromStart[c]
 	delete(m.bpf.cgroupOf, c)
+	delete(m.bpf.fromStart, c)
 	if ok && m.bpf.byCgroup[id] == c {
 		delete(m.bpf.byCgroup, id)
 	} else {
@@ -191,28 +204,57 @@ func (m *monitor) forgetCgroup(c *container) (bpfevents.Caps, bool) {
 	}
 	m.bpf.cgMu.Unlock()
 	if !ok {
-		return bpfevents.Caps{}, false
+		return bpfevents.Caps{}, false, false
 	}
 	caps, have := m.bpf.src.UsedCaps(id)
 	if err := m.bpf.src.Forget(id); err != nil {
 		m.d.log.Warn("removing a container from the bpf event filter", "namespace", c.Namespace, "container", c.ID, "error", err)
 	}
-	return caps, have
+	return caps, fromStart, have
 }
 
 // usedCaps returns the capabilities a tracked container's processes
-// exercised so far (from the cap_capable recorder).
-func (m *monitor) usedCaps(c *container) (bpfevents.Caps, bool) {
+// exercised so far (from the cap_capable recorder), and whether the
+// recorder watched it from its start.
+func (m *monitor) usedCaps(c *container) (caps bpfevents.Caps, fromStart, ok bool) {
 	if m.bpf.src == nil {
-		return bpfevents.Caps{}, false
+		return bpfevents.Caps{}, false, false
 	}
 	m.bpf.cgMu.Lock()
 	id, ok := m.bpf.cgroupOf[c]
+	fromStart = m.bpf.fromStart[c]
 	m.bpf.cgMu.Unlock()
 	if !ok {
-		return bpfevents.Caps{}, false
+		return bpfevents.Caps{}, false, false
 	}
-	return m.bpf.src.UsedCaps(id)
+	caps, ok = m.bpf.src.UsedCaps(id)
+	return caps, fromStart, ok
+}
+
+// capsRecorded reports whether the capability recorder watches c since
+// before its user code ran: its use, not what it holds, is learned.
+func (m *monitor) capsRecorded(c *container) bool {
+	_, fromStart, ok := m.usedCaps(c)
+	return ok && fromStart
+}
+
+// capsUnrecorded says why a container's capability use is not (fully)
+// recorded, "" when it is.
+func (m *monitor) capsUnrecorded(c *container) string {
+	if m.bpf.src == nil {
+		return "no capability recorder: process events are not from bpf (" + m.eventSource() + ")"
+	}
+	if on, why := m.bpf.src.Caps(); !on {
+		return "no capability recorder: " + why
+	}
+	_, fromStart, ok := m.usedCaps(c)
+	switch {
+	case !ok:
+		return "not recorded: the container is not in the bpf filter"
+	case !fromStart:
+		return "recorded only since confined found the container running: earlier use unknown"
+	}
+	return ""
 }
 
 // containerCgroupID finds the id BPF knows the container's cgroup by: the

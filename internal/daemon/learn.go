@@ -36,9 +36,6 @@ type learnEntry struct {
 	dirty    bool
 	loaded   bool
 	last     rules.Summary
-	// capsUsed are the capabilities the workload's processes were checked
-	// for and had (bpf cap_capable recorder), bit n = capability n.
-	capsUsed uint64
 }
 
 func newLearner(dir string) *learner {
@@ -61,7 +58,6 @@ func (l *learner) entry(p *profiles.Profile) *learnEntry {
 				for _, s := range prev.Syscalls {
 					e.syscalls[s] = true
 				}
-				e.capsUsed |= capMask(prev.CapsUsed)
 			}
 		}
 	}
@@ -72,21 +68,25 @@ func (l *learner) entry(p *profiles.Profile) *learnEntry {
 type learnedState struct {
 	Summary  rules.Summary `json:"summary"`
 	Syscalls []string      `json:"syscalls,omitempty"`
-	// CapsUsed are the capabilities exercised (checked and granted), as
-	// the bpf recorder saw them; empty without it.
-	CapsUsed []string `json:"capabilitiesUsed,omitempty"`
 }
 
 func (l *learner) summaryPath(name string) string {
 	return filepath.Join(l.dir, name+".summary.json")
 }
 
-// observe records a process snapshot.
-func (l *learner) observe(p *profiles.Profile, snap *snapshot) {
+// observe records a process snapshot. recorded says the capability
+// recorder watches the process's container since its start (its use is
+// learned from there); otherwise the capabilities it holds are kept.
+func (l *learner) observe(p *profiles.Profile, snap *snapshot, recorded bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.entry(p)
 	e.rec.Observe(*snap)
+	if recorded {
+		e.rec.Recording()
+	} else {
+		e.rec.Unwatched(snap.CapEff)
+	}
 	e.dirty = true
 }
 
@@ -114,39 +114,6 @@ func (l *learner) peer(p *profiles.Profile, inbound bool, peer, local netip.Addr
 	} else {
 		e.rec.Add(rules.Summary{Peers: []string{peer.String()}})
 	}
-	e.dirty = true
-}
-
-// capsUsed returns the capabilities learning saw a profile's workload
-// exercise, and whether a recorder watched at all: from memory, else
-// from the summary a previous run left.
-func (l *learner) capsUsed(name string) ([]string, bool) {
-	l.mu.Lock()
-	e := l.byName[name]
-	if e != nil {
-		l.mu.Unlock()
-		s := e.rec.Summary()
-		return s.CapsUsed, s.CapsRecorded
-	}
-	l.mu.Unlock()
-	data, err := os.ReadFile(l.summaryPath(name))
-	if err != nil {
-		return nil, false
-	}
-	var prev learnedState
-	if json.Unmarshal(data, &prev) != nil {
-		return nil, false
-	}
-	return prev.Summary.CapsUsed, prev.Summary.CapsRecorded
-}
-
-// capabilityUsed records a capability a learn-mode container exercised
-// (bit number, from the kernel's cap_capable checks).
-func (l *learner) capabilityUsed(p *profiles.Profile, bit int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e := l.entry(p)
-	e.rec.CapabilityUsed(bit)
 	e.dirty = true
 }
 
@@ -194,8 +161,7 @@ func (l *learner) write(name string, e *learnEntry) error {
 		calls = append(calls, s)
 	}
 	sort.Strings(calls)
-	used := capNames(e.capsUsed)
-	state, err := json.MarshalIndent(learnedState{Summary: sum, Syscalls: calls, CapsUsed: used}, "", "  ")
+	state, err := json.MarshalIndent(learnedState{Summary: sum, Syscalls: calls}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -217,9 +183,7 @@ func (l *learner) write(name string, e *learnEntry) error {
 		"generalised: loopback egress to the workload's own listening ports is allowed; paths, other peers and ports are listed exactly as seen",
 		"syscalls: each one seen brings its privilege-equivalent spellings (seccomp.families: false keeps them exact); privilege rules are off unless used",
 	}
-	if len(used) > 0 {
-		header = append(header, fmt.Sprintf("capabilities exercised (checked and granted, bpf recorder): %v", used))
-	}
+	header = append(header, capabilitiesNote(sum))
 	if len(sum.Fileless) > 0 {
 		header = append(header, fmt.Sprintf("WARNING: fileless executables were seen and cannot be allowed by path: %v", sum.Fileless))
 	}
@@ -272,7 +236,7 @@ func (d *Daemon) learn(c *container, snap *snapshot) {
 	d.mu.Lock()
 	p := c.Profile
 	d.mu.Unlock()
-	d.learner.observe(p, snap)
+	d.learner.observe(p, snap, d.mon.capsRecorded(c))
 }
 
 // flushLearned writes learned profiles and reports each update once.

@@ -297,15 +297,20 @@ func (m *monitor) track(c *container, scan bool) {
 		m.lineage[c.Pid] = c
 	}
 	m.mu.Unlock()
-	m.watchCgroup(c)
+	// Before user code: registered by its hook, or found created (not
+	// started). A paused container has run already.
+	m.d.mu.Lock()
+	fromStart := c.Source == sourceHook || c.Status == "created"
+	m.d.mu.Unlock()
+	m.watchCgroup(c, fromStart && !scan)
 	if scan {
 		m.scanContainer(c)
 	}
 }
 
 func (m *monitor) untrack(c *container) {
-	if caps, ok := m.forgetCgroup(c); ok {
-		m.d.learnCaps(c, caps.Used)
+	if caps, fromStart, ok := m.forgetCgroup(c); ok {
+		m.d.learnCaps(c, caps.Used, fromStart)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -81,9 +81,10 @@ func learnPrivileges(p, src *profiles.Profile, seen []string, sum rules.Summary)
 }
 
 // capabilitiesOf fills what confinectl ps shows of a container's
-// capabilities: held (its init's CapEff, read now) and used (what
-// learning of its profile saw exercised, when a recorder watched).
-func (d *Daemon) capabilitiesOf(v *api.Container) {
+// capabilities: held (its init's CapEff, read now) and used (what the
+// capability recorder saw its processes exercise), with why the used set
+// is missing or partial.
+func (d *Daemon) capabilitiesOf(c *container, v *api.Container) {
 	if v.Pid > 0 {
 		if p, err := d.mon.fs.Proc(v.Pid); err == nil {
 			if st, err := p.Status(); err == nil {
@@ -94,9 +95,14 @@ func (d *Daemon) capabilitiesOf(v *api.Container) {
 			}
 		}
 	}
-	if v.Profile != "" {
-		v.CapsUsed, v.CapsRecorded = d.learner.capsUsed(v.Profile)
+	if caps, fromStart, ok := d.mon.usedCaps(c); ok {
+		v.CapsUsed = capList(caps.Used)
+		if v.CapsUsed == nil {
+			v.CapsUsed = []string{}
+		}
+		v.CapsRecorded = fromStart
 	}
+	v.CapsNote = d.mon.capsUnrecorded(c)
 }
 
 func capList(set uint64) []string {

@@ -31,27 +31,48 @@ type Summary struct {
 	// syntax (without CAP_): what the workload held.
 	Capabilities []string `json:"capabilities,omitempty"`
 	// CapsRecorded says a capability recorder (the kernel's cap_capable
-	// checks) watched the workload; CapsUsed then lists the capabilities
-	// it actually exercised, and learning keeps those instead of the
-	// held ones.
+	// checks) watched the workload, or part of it, from its start;
+	// CapsUsed then lists the capabilities it actually exercised.
 	CapsRecorded bool     `json:"capsRecorded,omitempty"`
 	CapsUsed     []string `json:"capsUsed,omitempty"`
+	// CapsUnwatched says part of the workload ran without a recorder
+	// watching it from its start (process events from the proc
+	// connector, a container found running after a restart of confined);
+	// CapsHeldUnwatched lists what those processes held. For them,
+	// learning can only keep what they held.
+	CapsUnwatched     bool     `json:"capsUnwatched,omitempty"`
+	CapsHeldUnwatched []string `json:"capsHeldUnwatched,omitempty"`
+}
+
+// LearnedCapabilities is what a learned profile's
+// privileges.capabilities holds: the capabilities used, where a recorder
+// watched, plus the ones held by whatever ran unwatched. exact is false
+// when held capabilities are part of it (an upper bound, not use).
+func (s Summary) LearnedCapabilities() (caps []string, exact bool) {
+	if !s.CapsRecorded {
+		return s.Capabilities, false
+	}
+	return union(append(profiles.List{}, s.CapsUsed...), s.CapsHeldUnwatched), !s.CapsUnwatched
 }
 
 // Learned accumulates snapshots into a Summary. It is safe for concurrent
 // use. The zero value is ready to use.
 type Learned struct {
-	mu       sync.Mutex
-	exec     map[string]bool
-	fileless map[string]bool
-	read     map[string]bool
-	written  map[string]bool
-	peers    map[netip.AddrPort]bool
-	listen   map[uint16]bool
-	uids     map[uint32]bool
-	caps     uint64
-	used     uint64
-	recorded bool
+	mu        sync.Mutex
+	exec      map[string]bool
+	fileless  map[string]bool
+	read      map[string]bool
+	written   map[string]bool
+	peers     map[netip.AddrPort]bool
+	listen    map[uint16]bool
+	uids      map[uint32]bool
+	caps      uint64
+	used      uint64
+	recorded  bool
+	unwatched bool
+	// heldUnwatched are the capabilities held by processes no recorder
+	// watched from their container's start.
+	heldUnwatched uint64
 }
 
 func (l *Learned) init() {
@@ -129,6 +150,8 @@ func (l *Learned) Summary() Summary {
 	s.Capabilities = capNames(l.caps)
 	s.CapsRecorded = l.recorded
 	s.CapsUsed = capNames(l.used)
+	s.CapsUnwatched = l.unwatched
+	s.CapsHeldUnwatched = capNames(l.heldUnwatched)
 	return s
 }
 
@@ -143,7 +166,7 @@ func capNames(set uint64) []string {
 }
 
 // Recording says a capability recorder watches the workload: from now on
-// the learned capabilities are the ones exercised (CapabilityUsed), even
+// the learned capabilities are the ones exercised (CapabilitiesUsed), even
 // if none is.
 func (l *Learned) Recording() {
 	l.mu.Lock()
@@ -151,16 +174,26 @@ func (l *Learned) Recording() {
 	l.recorded = true
 }
 
-// CapabilityUsed records a capability the workload exercised (a
-// cap_capable check of the kernel), by bit number.
-func (l *Learned) CapabilityUsed(bit int) {
-	if bit < 0 || bit >= 64 {
-		return
-	}
+// Unwatched records that a process no capability recorder watched from its
+// container's start held the capabilities set (bit n = capability n):
+// learning keeps them, since their use is unknown.
+func (l *Learned) Unwatched(set uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.unwatched = true
+	l.heldUnwatched |= set
+}
+
+// CapabilitiesUsed records capabilities the workload exercised (the
+// kernel's cap_capable checks; bit n = capability n) and that a recorder
+// watches it. It reports whether anything was new.
+func (l *Learned) CapabilitiesUsed(set uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	changed := !l.recorded || l.used|set != l.used
 	l.recorded = true
-	l.used |= 1 << uint(bit)
+	l.used |= set
+	return changed
 }
 
 // Add merges an earlier summary (a previous run, another container) into
@@ -194,24 +227,34 @@ func (l *Learned) Add(s Summary) {
 	for _, u := range s.UIDs {
 		l.uids[u] = true
 	}
-	for _, c := range s.Capabilities {
-		if bit, ok := profiles.CapabilityBit(c); ok {
-			l.caps |= 1 << uint(bit)
-		}
-	}
+	l.caps |= capSet(s.Capabilities)
 	l.recorded = l.recorded || s.CapsRecorded
-	for _, c := range s.CapsUsed {
-		if bit, ok := profiles.CapabilityBit(c); ok {
-			l.used |= 1 << uint(bit)
+	l.used |= capSet(s.CapsUsed)
+	l.heldUnwatched |= capSet(s.CapsHeldUnwatched)
+	l.unwatched = l.unwatched || s.CapsUnwatched
+	if !s.CapsRecorded && len(s.UIDs) > 0 {
+		// A summary of processes no recorder watched (or written before
+		// there was one): what they held stands for what they used.
+		l.unwatched = true
+		l.heldUnwatched |= capSet(s.Capabilities)
+	}
+}
+
+func capSet(names []string) uint64 {
+	var set uint64
+	for _, c := range names {
+		if bit, ok := profiles.CapabilityBit(c); ok && bit < 64 {
+			set |= 1 << uint(bit)
 		}
 	}
+	return set
 }
 
 // ApplyTo widens a profile so that everything in the summary is allowed:
 // exec.allow, network.egress and network.listen gain what was seen,
-// privileges.capabilities gains the capabilities seen, and allowRoot
-// becomes true if uid 0 was seen. The capabilities are the ones used when
-// a recorder watched (CapsRecorded), else the ones held. It only adds: a nil (unrestricted) list
+// privileges.capabilities gains LearnedCapabilities (those used where a
+// recorder watched, those held elsewhere), and allowRoot becomes true if
+// uid 0 was seen. It only adds: a nil (unrestricted) list
 // with nothing to add stays nil, so to learn a restrictive profile start
 // from empty lists. Files rules, which say what must not happen, are left
 // alone.
@@ -224,11 +267,8 @@ func (s Summary) ApplyTo(p *profiles.Profile) {
 		}
 	}
 	sort.Ints(p.Network.Listen)
-	if s.CapsRecorded {
-		p.Privileges.Capabilities = union(p.Privileges.Capabilities, s.CapsUsed)
-	} else {
-		p.Privileges.Capabilities = union(p.Privileges.Capabilities, s.Capabilities)
-	}
+	caps, _ := s.LearnedCapabilities()
+	p.Privileges.Capabilities = union(p.Privileges.Capabilities, caps)
 	if slices.Contains(s.UIDs, 0) {
 		p.Privileges.AllowRoot = profiles.Bool(true)
 	}

@@ -69,6 +69,21 @@ func TestLearned(t *testing.T) {
 				Listen:       []int{8080},
 				UIDs:         []uint32{5},
 				Capabilities: []string{"NET_RAW"},
+				// The earlier run had no recorder: what it held stands.
+				CapsUnwatched:     true,
+				CapsHeldUnwatched: []string{"NET_RAW"},
+			},
+		},
+		{
+			name:  "a recorded run merged with a recorded one",
+			prior: &Summary{UIDs: []uint32{0}, Capabilities: []string{"CHOWN", "NET_BIND_SERVICE"}, CapsRecorded: true, CapsUsed: []string{"NET_BIND_SERVICE"}},
+			snaps: []ProcessSnapshot{{Exe: "/bin/busybox", UID: 0, CapEff: capChown}},
+			want: Summary{
+				Exec:         []string{"/bin/busybox"},
+				UIDs:         []uint32{0},
+				Capabilities: []string{"CHOWN", "NET_BIND_SERVICE"},
+				CapsRecorded: true,
+				CapsUsed:     []string{"NET_BIND_SERVICE"},
 			},
 		},
 	}
@@ -83,6 +98,50 @@ func TestLearned(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, l.Summary()); diff != "" {
 				t.Errorf("Summary() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestLearnedCapabilities: each container contributes what it used when a
+// recorder watched it from its start, else what it held.
+func TestLearnedCapabilities(t *testing.T) {
+	tests := []struct {
+		name      string
+		used      []int  // CapabilityUsed calls
+		recording bool   // Recording called
+		unwatched uint64 // held by unwatched processes
+		held      uint64 // CapEff of the observed snapshot
+		want      []string
+		exact     bool
+	}{
+		{name: "no recorder: held, not exact", held: capChown | capNetBindService, unwatched: capChown | capNetBindService, want: []string{"CHOWN", "NET_BIND_SERVICE"}},
+		{name: "recorded, nothing used", recording: true, held: capChown, want: []string{}, exact: true},
+		{name: "recorded use only", used: []int{10}, held: capChown | capNetBindService, want: []string{"NET_BIND_SERVICE"}, exact: true},
+		{name: "recorded and an unwatched container", used: []int{10}, unwatched: capChown, held: capChown | capNetBindService, want: []string{"NET_BIND_SERVICE", "CHOWN"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var l Learned
+			l.Observe(ProcessSnapshot{Exe: "/bin/busybox", CapEff: tt.held})
+			if tt.recording {
+				l.Recording()
+			}
+			for _, b := range tt.used {
+				l.CapabilitiesUsed(1 << b)
+			}
+			if tt.unwatched != 0 {
+				l.Unwatched(tt.unwatched)
+			}
+			got, exact := l.Summary().LearnedCapabilities()
+			if diff := cmp.Diff(tt.want, got); diff != "" || exact != tt.exact {
+				t.Errorf("LearnedCapabilities() exact %v (want %v), mismatch (-want +got):\n%s", exact, tt.exact, diff)
+			}
+			// The summary kept between runs gives the same answer.
+			var again Learned
+			again.Add(l.Summary())
+			if got2, exact2 := again.Summary().LearnedCapabilities(); !cmp.Equal(got, got2) || exact2 != exact {
+				t.Errorf("after a round trip: %v %v, want %v %v", got2, exact2, got, exact)
 			}
 		})
 	}
