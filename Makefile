@@ -6,7 +6,7 @@ VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0
 PKG        := github.com/confinehq/confine
 LDFLAGS    := -s -w -X $(PKG)/internal/version.Version=$(VERSION)
 GOFLAGS_B  := -trimpath -buildmode=pie
-BINARIES   := confined confine-runc confine-hook confinectl confine-init
+BINARIES   := confined confine-runc confine-runc-full confine-hook confinectl confine-init
 # Packages that need Debian packages on the host (see `make deps`).
 DEB_DEPS   := containerd runc libseccomp-dev busybox-static pkg-config strace iproute2 systemd docker.io lintian rpm mmdebstrap
 # runc's own integration suite (make test-runc-suite): bats and what its helpers call.
@@ -29,8 +29,9 @@ help: ## list the targets
 build: ## build the binaries into bin/
 	@mkdir -p $(BIN)
 	$(GO) build $(GOFLAGS_B) -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
-	@# confine-hook runs on every container start: pure Go, no cgo.
-	CGO_ENABLED=0 $(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS)' -o $(BIN)/confine-hook ./cmd/confine-hook
+	@# confine-runc (every runc command) and confine-hook (twice per start)
+	@# run on every container start: pure Go, no cgo, static, lean (bench/RESULTS.md).
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/confine-hook ./cmd/confine-runc
 	@# confine-init runs inside containers, whatever their libc: static, not PIE.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/confine-init ./cmd/confine-init
 

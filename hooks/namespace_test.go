@@ -7,8 +7,8 @@ func TestNamespace(t *testing.T) {
 		name, bundle, id, root string
 		wantNS, wantSource     string
 	}{
-		{name: "containerd bundle", bundle: ctrdBundle, id: "c1", root: "/run/containerd/runc/default", wantNS: "default", wantSource: NamespaceFromBundle},
-		{name: "docker bundle", bundle: mobyBundle, id: "0123abcd", root: "/var/run/docker/runtime-runc/moby", wantNS: "moby", wantSource: NamespaceFromBundle},
+		{name: "containerd bundle", bundle: "/run/containerd/io.containerd.runtime.v2.task/default/c1", id: "c1", root: "/run/containerd/runc/default", wantNS: "default", wantSource: NamespaceFromBundle},
+		{name: "docker bundle", bundle: "/run/containerd/io.containerd.runtime.v2.task/moby/0123abcd", id: "0123abcd", root: "/var/run/docker/runtime-runc/moby", wantNS: "moby", wantSource: NamespaceFromBundle},
 		{name: "bundle with trailing slash", bundle: "/run/containerd/io.containerd.runtime.v2.task/k8s.io/c1/", id: "c1", wantNS: "k8s.io", wantSource: NamespaceFromBundle},
 		{name: "bundle not named after the id: containerd root", bundle: "/tmp/bundle", id: "c1", root: "/run/containerd/runc/team-a", wantNS: "team-a", wantSource: NamespaceFromRoot},
 		{name: "docker root", bundle: "/elsewhere", id: "c1", root: "/var/run/docker/runtime-runc/moby", wantNS: "moby", wantSource: NamespaceFromRoot},

@@ -87,10 +87,12 @@ func WriteCopy(runDir string, o Origin, spec []byte) (string, error) {
 	}
 	path := filepath.Join(dir, SpecFileName)
 	// The order matters to FindCopy: the origin only names a complete spec.
-	if err := atomicfile.WriteFile(path, spec, 0o600); err != nil {
+	// No fsync: the copy lives under run_dir and serves containers that do
+	// not survive a crash of the machine either (atomicfile.WriteVolatile).
+	if err := atomicfile.WriteVolatile(path, spec, 0o600); err != nil {
 		return "", fmt.Errorf("private copy of the spec: %w", err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, OriginFile), append(meta, '\n'), 0o600); err != nil {
+	if err := atomicfile.WriteVolatile(filepath.Join(dir, OriginFile), append(meta, '\n'), 0o600); err != nil {
 		return "", fmt.Errorf("private copy of the spec: %w", err)
 	}
 	return path, nil

@@ -98,7 +98,7 @@ if ! [ -x "$nfpm" ] || ! go version -m "$nfpm" 2>/dev/null | grep -Eq "^[[:space
 fi
 
 # Stage what is generated: binaries, compressed man pages, the changelog.
-for b in confined confine-runc confine-hook confinectl confine-init; do
+for b in confined confine-runc confine-runc-full confine-hook confinectl confine-init; do
 	[ -x "bin/$b" ] || die "bin/$b is missing: run make build (make $format does)"
 done
 # A stage of its own: two builds at once (tests) must not share one.
@@ -106,7 +106,7 @@ mkdir -p "$root/dist"
 stage=$(mktemp -d "$root/dist/.stage-$format.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/man"
-cp bin/confined bin/confine-runc bin/confine-hook bin/confinectl bin/confine-init "$stage/bin/"
+cp bin/confined bin/confine-runc bin/confine-runc-full bin/confine-hook bin/confinectl bin/confine-init "$stage/bin/"
 for page in packaging/man/*.[0-9]; do
 	gzip -9n <"$page" >"$stage/man/$(basename "$page").gz"
 done
@@ -120,6 +120,10 @@ done
 	if command -v file >/dev/null 2>&1 && file -b bin/confine-hook | grep -q "statically linked"; then
 		echo "# confine-hook is pure Go (no cgo, no libc): static on purpose, it runs on every container start."
 		echo "confine: statically-linked-binary [usr/bin/confine-hook]"
+	fi
+	if command -v file >/dev/null 2>&1 && file -b bin/confine-runc | grep -q "statically linked"; then
+		echo "# confine-runc is pure Go (no cgo, no libc): static on purpose, it runs for every runc command."
+		echo "confine: statically-linked-binary [usr/bin/confine-runc]"
 	fi
 	echo "# confine-init is bind-mounted into containers of any libc: static on purpose."
 	echo "confine: statically-linked-binary [usr/bin/confine-init]"

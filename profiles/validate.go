@@ -8,19 +8,25 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/confinehq/confine/internal/glob"
 	"gopkg.in/yaml.v3"
 )
 
+// Compiled on first use: the bounded repetitions make large programs
+// (hostRe alone is most of this package's start-up), and binaries that
+// import profiles without validating (confine-init) should not pay for them.
 var (
-	nameRe    = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,62})$`)
-	syscallRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`)
-	hostRe    = regexp.MustCompile(`^([a-zA-Z0-9]([a-zA-Z0-9-]{0,62})\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})\.?$`)
+	nameRe    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,62})$`) })
+	syscallRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`) })
+	hostRe    = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^([a-zA-Z0-9]([a-zA-Z0-9-]{0,62})\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})\.?$`)
+	})
 )
 
 // ValidName reports whether s can name a profile.
-func ValidName(s string) bool { return nameRe.MatchString(s) }
+func ValidName(s string) bool { return nameRe().MatchString(s) }
 
 // checker collects errors and warnings with their places.
 type checker struct {
@@ -174,7 +180,7 @@ func checkSeccomp(c *checker, s Seccomp, opts Options) {
 }
 
 func checkSyscall(c *checker, field string, i int, n string, opts Options) {
-	if !syscallRe.MatchString(n) {
+	if !syscallRe().MatchString(n) {
 		c.errf(field, i, "%q is not a syscall name", n)
 		return
 	}
@@ -254,7 +260,7 @@ func ParseEgress(s string) (Egress, error) {
 	default:
 		if a, err := netip.ParseAddr(host); err == nil {
 			e.Prefix = netip.PrefixFrom(a, a.BitLen())
-		} else if hostRe.MatchString(host) {
+		} else if hostRe().MatchString(host) {
 			e.Host = strings.ToLower(strings.TrimSuffix(host, "."))
 		} else {
 			return Egress{}, fmt.Errorf("egress %q: %q is neither an IP, a CIDR nor a host name", s, host)

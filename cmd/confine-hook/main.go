@@ -1,7 +1,9 @@
 // Command confine-hook is the OCI hook confine-runc injects:
 // `confine-hook createRuntime` registers the container's init PID with
 // confined before user code runs, `confine-hook poststop` unregisters it.
-// runc passes the container state as JSON on stdin. Pure Go (CGO_ENABLED=0).
+// runc passes the container state as JSON on stdin. Pure Go (CGO_ENABLED=0)
+// and lean: it runs twice on every container start, so it links only the
+// configuration, hooks/hookrun and the small API client (internal/api/wire).
 package main
 
 import (
@@ -10,15 +12,15 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/confinehq/confine/hooks"
-	"github.com/confinehq/confine/internal/api"
+	"github.com/confinehq/confine/hooks/hookrun"
+	"github.com/confinehq/confine/internal/api/wire"
 	"github.com/confinehq/confine/internal/config"
 	"github.com/confinehq/confine/internal/starttrace"
 )
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintf(os.Stderr, "confine-hook: %v\n", hooks.ErrHookUsage)
+		fmt.Fprintf(os.Stderr, "confine-hook: %v\n", hookrun.ErrHookUsage)
 		os.Exit(2)
 	}
 	stage := os.Args[1]
@@ -31,10 +33,10 @@ func main() {
 		fmt.Fprintf(os.Stderr, "confine-hook: %s: %v (fail_mode=%s)\n", stage, err, config.FailClosed)
 		os.Exit(1)
 	}
-	run := hooks.HookRun{
+	run := hookrun.HookRun{
 		Stage:    stage,
 		Stdin:    os.Stdin,
-		Client:   api.NewClient(cfg.APISocket(), hooks.HookTimeout),
+		Client:   wire.Client{Socket: cfg.APISocket(), Timeout: hookrun.HookTimeout},
 		FailMode: cfg.FailMode,
 		Log:      os.Stderr,
 	}
@@ -43,7 +45,7 @@ func main() {
 	tr.Write(cfg.RunDir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "confine-hook: %v\n", err)
-		if errors.Is(err, hooks.ErrHookUsage) {
+		if errors.Is(err, hookrun.ErrHookUsage) {
 			os.Exit(2)
 		}
 		os.Exit(1)

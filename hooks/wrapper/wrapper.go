@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/confinehq/confine/hooks"
+	"github.com/confinehq/confine/hooks/runcargs"
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/config"
 	"github.com/confinehq/confine/internal/landlock"
@@ -141,7 +142,7 @@ func (w *Wrapper) Run(ctx context.Context) error {
 	if w.Config != nil {
 		runc, runDir = w.Config.RuncPath, w.Config.RunDir
 	}
-	w.Trace.SetWho(Name + " " + inv.Command)
+	w.Trace.SetWho(Name + "-full " + inv.Command)
 	w.Trace.SetContainer(inv.ID)
 	w.Trace.Mark("parse arguments")
 	w.runDir = runDir
@@ -376,30 +377,8 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 }
 
 // checkRunc makes sure the real runc exists, is executable and is not
-// confine-runc itself (which would exec itself forever).
-func (w *Wrapper) checkRunc(path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("real runc (runc_path) %s: %v", path, unwrapPath(err))
-	}
-	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("real runc (runc_path) %s: not an executable file", path)
-	}
-	if self, err := w.Executable(); err == nil {
-		if me, err := os.Stat(self); err == nil && os.SameFile(me, st) {
-			return fmt.Errorf("real runc (runc_path) %s is confine-runc itself: refusing to exec in a loop", path)
-		}
-	}
-	return nil
-}
-
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
+// confine-runc itself (runcargs.CheckRunc).
+func (w *Wrapper) checkRunc(path string) error { return runcargs.CheckRunc(path, w.Executable) }
 
 // execRunc replaces the process with runc and the original arguments.
 func (w *Wrapper) execRunc(log *hooks.RuncLog, path string, argv []string) error {

@@ -4,17 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/confinehq/confine/internal/api/wire"
 )
 
 // ErrUnreachable wraps every failure to reach confined (no socket, refused,
 // timed out before an answer), so callers can apply fail_mode.
-var ErrUnreachable = errors.New("confined is not reachable")
+var ErrUnreachable = wire.ErrUnreachable
 
 // Client talks to confined over its unix socket.
 type Client struct {

@@ -46,6 +46,9 @@ func NewServer(backend Backend, log *slog.Logger) *Server {
 	mux.HandleFunc("GET "+PathStatus, s.handleStatus)
 	mux.HandleFunc("GET "+PathContainers, s.handleContainers)
 	mux.HandleFunc("POST "+PathReload, s.handleReload)
+	if p, ok := backend.(Preparer); ok {
+		mux.HandleFunc("POST "+PathPrepare, s.handlePrepare(p))
+	}
 	s.srv = &http.Server{
 		Handler:           s.guard(mux),
 		ReadHeaderTimeout: 5 * time.Second,

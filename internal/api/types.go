@@ -7,29 +7,31 @@ package api
 import (
 	"time"
 
+	"github.com/confinehq/confine/internal/api/wire"
 	"github.com/confinehq/confine/profiles"
 )
 
 // SocketName is the API socket's file name inside run_dir.
-const SocketName = "api.sock"
+const SocketName = wire.SocketName
 
 // MaxBodyBytes bounds every request body.
-const MaxBodyBytes = 1 << 20
+const MaxBodyBytes = wire.MaxBodyBytes
 
 // Paths of the API.
 const (
-	PathDecide     = "/v1/decide"
-	PathHook       = "/v1/hook"
-	PathStatus     = "/v1/status"
-	PathContainers = "/v1/containers"
-	PathReload     = "/v1/reload"
-	PathProfiles   = "/v1/profiles"
+	PathDecide     = wire.PathDecide
+	PathPrepare    = wire.PathPrepare
+	PathHook       = wire.PathHook
+	PathStatus     = wire.PathStatus
+	PathContainers = wire.PathContainers
+	PathReload     = wire.PathReload
+	PathProfiles   = wire.PathProfiles
 )
 
 // Hook stages confine-hook reports.
 const (
-	StageCreateRuntime = "createRuntime"
-	StagePoststop      = "poststop"
+	StageCreateRuntime = wire.StageCreateRuntime
+	StagePoststop      = wire.StagePoststop
 )
 
 // DecideRequest asks which profile a container about to be created gets.
@@ -56,21 +58,10 @@ type Decision struct {
 }
 
 // HookRequest is what confine-hook sends at each stage.
-type HookRequest struct {
-	Stage string `json:"stage"`
-	// State is the OCI state JSON that runc gave the hook on stdin.
-	State State `json:"state"`
-}
+type HookRequest = wire.HookRequest
 
 // State is the OCI runtime state as hooks receive it.
-type State struct {
-	OCIVersion  string            `json:"ociVersion"`
-	ID          string            `json:"id"`
-	Status      string            `json:"status"`
-	Pid         int               `json:"pid,omitempty"`
-	Bundle      string            `json:"bundle"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-}
+type State = wire.State
 
 // Status is the daemon's health.
 type Status struct {
@@ -158,6 +149,4 @@ type Container struct {
 }
 
 // Error is the body of every non-2xx answer.
-type Error struct {
-	Error string `json:"error"`
-}
+type Error = wire.Error

@@ -21,7 +21,21 @@ const tempAttempts = 10000
 // WriteFile atomically replaces path with data and gives it mode perm
 // (exactly: the umask does not apply). The temporary file is removed on
 // every error; path is then left as it was.
-func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, true)
+}
+
+// WriteVolatile is WriteFile without the fsyncs: readers still see the
+// old or the new content, never a partial file, but a crash may lose the
+// file. For files that do not outlive a boot anyway (run_dir: confine-runc's
+// private copies of config.json, whose containers die with the machine);
+// the two fsyncs cost milliseconds on every container start when run_dir
+// is not a tmpfs.
+func WriteVolatile(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, false)
+}
+
+func write(path string, data []byte, perm os.FileMode, sync bool) (err error) {
 	dir, base := filepath.Split(path)
 	if base == "" {
 		return fmt.Errorf("writing %q: not a file path", path)
@@ -45,14 +59,19 @@ func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
 	if err = f.Chmod(perm.Perm()); err != nil {
 		return fmt.Errorf("writing %s: setting mode %v: %w", path, perm.Perm(), err)
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: syncing: %w", path, err)
+	if sync {
+		if err = f.Sync(); err != nil {
+			return fmt.Errorf("writing %s: syncing: %w", path, err)
+		}
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("writing %s: closing: %w", path, err)
 	}
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if !sync {
+		return nil
 	}
 	// The new content is in place; a failure to sync the directory only
 	// weakens durability across a crash, but is still reported.

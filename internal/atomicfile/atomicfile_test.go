@@ -38,36 +38,46 @@ func TestWriteFile(t *testing.T) {
 	}
 	old := syscall.Umask(0o022)
 	defer syscall.Umask(old)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			p := filepath.Join(dir, "config.json")
-			if tt.existing != nil {
-				if err := os.WriteFile(p, tt.existing, 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := WriteFile(p, tt.data, tt.perm); err != nil {
-				t.Fatalf("WriteFile: %v", err)
-			}
-			got, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, tt.data) {
-				t.Errorf("content = %q, want %q", got, tt.data)
-			}
-			st, err := os.Stat(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.Mode().Perm() != tt.perm {
-				t.Errorf("mode = %v, want %v", st.Mode().Perm(), tt.perm)
-			}
-			if names := entries(t, dir); len(names) != 1 || names[0] != "config.json" {
-				t.Errorf("directory holds %v, want only config.json (no temp file left)", names)
-			}
-		})
+	writers := []struct {
+		name  string
+		write func(string, []byte, os.FileMode) error
+	}{{"WriteFile", WriteFile}, {"WriteVolatile", WriteVolatile}}
+	for _, wr := range writers {
+		for _, tt := range tests {
+			t.Run(wr.name+"/"+tt.name, func(t *testing.T) {
+				testWrite(t, wr.write, tt.existing, tt.data, tt.perm)
+			})
+		}
+	}
+}
+
+func testWrite(t *testing.T, write func(string, []byte, os.FileMode) error, existing, data []byte, perm os.FileMode) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.json")
+	if existing != nil {
+		if err := os.WriteFile(p, existing, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := write(p, data, perm); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Errorf("content = %q, want %q", got, data)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != perm {
+		t.Errorf("mode = %v, want %v", st.Mode().Perm(), perm)
+	}
+	if names := entries(t, dir); len(names) != 1 || names[0] != "config.json" {
+		t.Errorf("directory holds %v, want only config.json (no temp file left)", names)
 	}
 }
 

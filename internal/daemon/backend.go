@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/confinehq/confine/hooks"
 	"github.com/confinehq/confine/internal/api"
@@ -25,10 +24,8 @@ func (b backend) Decide(ctx context.Context, req api.DecideRequest) (*api.Decisi
 	tr.SetContainer(req.ID)
 	defer tr.Write(d.cfg.RunDir)
 	t := profiles.Target{Annotations: req.Annotations}
-	lctx, cancel := context.WithTimeout(ctx, time.Second)
-	info, err := d.watcher.LookupContainer(lctx, req.Namespace, req.ID)
-	cancel()
-	tr.Mark("containerd lookup")
+	info, dinfo, err := d.createInputs(ctx, req.Namespace, req.ID)
+	tr.Mark("containerd and Docker lookups (prefetched at /containers/create)")
 	if err == nil {
 		t.Labels, t.Image = info.Labels, info.Image
 		for k, v := range info.Annotations {
@@ -42,10 +39,7 @@ func (b backend) Decide(ctx context.Context, req api.DecideRequest) (*api.Decisi
 	} else {
 		d.log.Warn("container not found in containerd at create; selecting on annotations only", "namespace", req.Namespace, "container", req.ID, "error", err)
 	}
-	dctx, dcancel := context.WithTimeout(ctx, 800*time.Millisecond)
-	t = withDocker(t, d.dockerLookup(dctx, req.Namespace, req.ID))
-	dcancel()
-	tr.Mark("docker lookup")
+	t = withDocker(t, dinfo)
 	sel, err := d.profiles.Current().Select(t, d.cfg.DefaultProfile)
 	tr.Mark("profile selection")
 	if err != nil {

@@ -26,6 +26,8 @@ import (
 
 // Daemon is one confined.
 type Daemon struct {
+	// prefetch: selection inputs looked up at /containers/create.
+	prefetch prefetcher
 	cfg      *config.Config
 	log      *slog.Logger
 	started  time.Time
@@ -573,6 +575,8 @@ func (d *Daemon) handleEvent(ctx context.Context, ev watch.Event) {
 		d.unregister(ev.Namespace, ev.ID, string(ev.Kind))
 	case watch.TaskOOM:
 		d.log.Warn("container out of memory", "namespace", ev.Namespace, "container", ev.ID)
+	case watch.ContainerCreate, watch.ContainerUpdate:
+		d.prefetchContainer(ctx, ev.Namespace, ev.ID)
 	}
 }
 

@@ -1,4 +1,4 @@
-package hooks
+package runcargs
 
 import (
 	"encoding/json"
@@ -40,6 +40,10 @@ type RuncLog struct {
 	Prefix string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Record, when set, receives every message (without Prefix) instead
+	// of the files and stderr: confined prepares a create for confine-runc
+	// and sends the messages back for confine-runc to write.
+	Record func(level, msg string)
 }
 
 // NewRuncLog returns a log for the invocation's --log and --log-format.
@@ -65,6 +69,10 @@ type jsonEntry struct {
 }
 
 func (l *RuncLog) write(level, msg string) {
+	if l.Record != nil {
+		l.Record(level, msg)
+		return
+	}
 	if l.Prefix != "" {
 		msg = l.Prefix + ": " + msg
 	}

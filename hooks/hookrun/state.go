@@ -1,4 +1,4 @@
-package hooks
+package hookrun
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/confinehq/confine/internal/api"
+	"github.com/confinehq/confine/internal/api/wire"
 )
 
 // MaxStateBytes bounds the OCI state a hook reads from stdin. runc's state
@@ -22,11 +22,11 @@ var ErrBadState = errors.New("invalid hook state")
 // at most max bytes (MaxStateBytes when max <= 0), exactly one JSON
 // object, no unknown fields. Errors name the field. It does not validate
 // the values; use State.Validate with the hook's stage for that.
-func ReadState(r io.Reader, max int) (api.State, error) {
+func ReadState(r io.Reader, max int) (wire.State, error) {
 	if max <= 0 {
 		max = MaxStateBytes
 	}
-	var st api.State
+	var st wire.State
 	data, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
 	if err != nil {
 		return st, fmt.Errorf("%w: reading stdin: %v", ErrBadState, err)
@@ -37,8 +37,8 @@ func ReadState(r io.Reader, max int) (api.State, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return st, fmt.Errorf("%w: empty stdin (runc passes the container state as JSON)", ErrBadState)
 	}
-	if err := api.DecodeStrict(bytes.NewReader(data), &st); err != nil {
-		return api.State{}, fmt.Errorf("%w: %s", ErrBadState, describeStateError(err))
+	if err := wire.DecodeStrict(bytes.NewReader(data), &st); err != nil {
+		return wire.State{}, fmt.Errorf("%w: %s", ErrBadState, describeStateError(err))
 	}
 	return st, nil
 }

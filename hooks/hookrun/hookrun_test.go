@@ -1,4 +1,4 @@
-package hooks_test
+package hookrun_test
 
 import (
 	"bytes"
@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confinehq/confine/hooks"
+	"github.com/confinehq/confine/hooks/hookrun"
 	"github.com/confinehq/confine/hooks/hookstest"
 	"github.com/confinehq/confine/internal/api"
+	"github.com/confinehq/confine/internal/api/wire"
 	"github.com/confinehq/confine/internal/config"
 	"github.com/confinehq/confine/profiles"
 )
@@ -65,16 +66,16 @@ func TestHookRun(t *testing.T) {
 				hookstest.Serve(t, sock, be)
 			}
 			var log bytes.Buffer
-			run := hooks.HookRun{
+			run := hookrun.HookRun{
 				Stage:    tt.stage,
 				Stdin:    strings.NewReader(tt.stdin),
-				Client:   api.NewClient(sock, hooks.HookTimeout),
+				Client:   wire.Client{Socket: sock, Timeout: hookrun.HookTimeout},
 				FailMode: tt.failMode,
 				Log:      &log,
 			}
 			start := time.Now()
 			err := run.Run(context.Background())
-			if el := time.Since(start); el > hooks.HookTimeout+time.Second {
+			if el := time.Since(start); el > hookrun.HookTimeout+time.Second {
 				t.Errorf("hook took %s", el)
 			}
 			switch {
@@ -83,8 +84,8 @@ func TestHookRun(t *testing.T) {
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Fatalf("Run error = %v, want one containing %q", err, tt.wantErr)
 			}
-			if errors.Is(err, hooks.ErrHookUsage) != tt.wantUsage {
-				t.Errorf("usage error = %v, want %v", errors.Is(err, hooks.ErrHookUsage), tt.wantUsage)
+			if errors.Is(err, hookrun.ErrHookUsage) != tt.wantUsage {
+				t.Errorf("usage error = %v, want %v", errors.Is(err, hookrun.ErrHookUsage), tt.wantUsage)
 			}
 			if tt.wantErr != "" && tt.failMode == config.FailClosed && !tt.wantUsage && !strings.Contains(err.Error(), "fail_mode=closed") {
 				t.Errorf("error %q does not say fail_mode=closed", err)

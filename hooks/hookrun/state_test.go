@@ -1,11 +1,11 @@
-package hooks
+package hookrun
 
 import (
 	"errors"
 	"strings"
 	"testing"
 
-	"github.com/confinehq/confine/internal/api"
+	"github.com/confinehq/confine/internal/api/wire"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -17,18 +17,18 @@ func TestReadState(t *testing.T) {
 		name   string
 		in     string
 		max    int
-		want   api.State
+		want   wire.State
 		errHas string
 	}{
 		{
 			name: "runc createRuntime state",
 			in:   runcState,
-			want: api.State{OCIVersion: "1.0.2-dev", ID: "c1", Status: "created", Pid: 4242, Bundle: "/run/containerd/io.containerd.runtime.v2.task/default/c1", Annotations: map[string]string{"confine.profile": "web"}},
+			want: wire.State{OCIVersion: "1.0.2-dev", ID: "c1", Status: "created", Pid: 4242, Bundle: "/run/containerd/io.containerd.runtime.v2.task/default/c1", Annotations: map[string]string{"confine.profile": "web"}},
 		},
 		{
 			name: "poststop state without pid, trailing newline",
 			in:   `{"ociVersion":"1.0.2-dev","id":"c1","status":"stopped","bundle":"/b"}` + "\n",
-			want: api.State{OCIVersion: "1.0.2-dev", ID: "c1", Status: "stopped", Bundle: "/b"},
+			want: wire.State{OCIVersion: "1.0.2-dev", ID: "c1", Status: "stopped", Bundle: "/b"},
 		},
 		{name: "empty", in: "", errHas: "empty stdin"},
 		{name: "whitespace", in: " \n", errHas: "empty stdin"},
@@ -81,7 +81,7 @@ func FuzzReadState(f *testing.F) {
 			t.Fatalf("accepted %d bytes over the bound", len(data))
 		}
 		// Validation must never panic on anything ReadState accepts.
-		_ = st.Validate(api.StageCreateRuntime)
-		_ = st.Validate(api.StagePoststop)
+		_ = st.Validate(wire.StageCreateRuntime)
+		_ = st.Validate(wire.StagePoststop)
 	})
 }

@@ -7,7 +7,7 @@
 // shows them.
 //
 // confine-runc (see package hooks/wrapper) and confine-hook build on it.
-package hooks
+package runcargs
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package hooks
+package hookrun
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/confinehq/confine/internal/api"
+	"github.com/confinehq/confine/internal/api/wire"
 	"github.com/confinehq/confine/internal/config"
 )
 
@@ -17,9 +17,9 @@ const HookTimeout = 2 * time.Second
 // ErrHookUsage marks a confine-hook command line that names no stage.
 var ErrHookUsage = errors.New("usage: confine-hook createRuntime|poststop (OCI state JSON on stdin)")
 
-// HookClient is the part of api.Client the hook uses.
+// HookClient is the part of wire.Client the hook uses.
 type HookClient interface {
-	Hook(ctx context.Context, req api.HookRequest) error
+	Hook(ctx context.Context, req wire.HookRequest) error
 }
 
 // HookRun is one run of confine-hook.
@@ -45,7 +45,7 @@ type HookRun struct {
 // make `runc delete` report an error for a container it has removed.
 func (h HookRun) Run(ctx context.Context) error {
 	switch h.Stage {
-	case api.StageCreateRuntime, api.StagePoststop:
+	case wire.StageCreateRuntime, wire.StagePoststop:
 	default:
 		return fmt.Errorf("%w: unknown stage %q", ErrHookUsage, h.Stage)
 	}
@@ -53,11 +53,11 @@ func (h HookRun) Run(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	if h.Stage == api.StageCreateRuntime && h.FailMode != config.FailOpen {
+	if h.Stage == wire.StageCreateRuntime && h.FailMode != config.FailOpen {
 		return fmt.Errorf("%w (fail_mode=%s: refusing to let the container start unwatched)", err, config.FailClosed)
 	}
 	why := "fail_mode=open"
-	if h.Stage == api.StagePoststop {
+	if h.Stage == wire.StagePoststop {
 		why = "poststop never fails a delete"
 	}
 	if h.Log != nil {
@@ -76,7 +76,7 @@ func (h HookRun) report(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, HookTimeout)
 	defer cancel()
-	if err := h.Client.Hook(ctx, api.HookRequest{Stage: h.Stage, State: st}); err != nil {
+	if err := h.Client.Hook(ctx, wire.HookRequest{Stage: h.Stage, State: st}); err != nil {
 		return fmt.Errorf("%s hook for container %s (pid %d): %w", h.Stage, st.ID, st.Pid, err)
 	}
 	return nil
