@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +106,10 @@ func TestLandlockRefusesWithoutFanotify(t *testing.T) {
 	if !strings.Contains(strings.Join(ct.Notes, "\n"), "files: landlock ABI") {
 		t.Errorf("confinectl ps does not say Landlock enforces files: %v", ct.Notes)
 	}
+	ct = waitWatched(t, c, bed.Namespace, id) // layers are complete once it runs
+	if l, ok := layerOf(ct, "landlock"); !ok || !l.InForce || !strings.HasPrefix(l.Detail, "ABI ") || strings.Contains(l.Detail, "unreported") {
+		t.Errorf("confinectl ps LAYERS: no reported Landlock layer in force: %+v", ct.Layers)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -202,4 +208,69 @@ func TestLandlockNativeSnapshotter(t *testing.T) {
 	}
 	checkRefused(t, "native snapshotter", out, true)
 	bed.WaitAlert(t, 15*time.Second, map[string]string{"container_id": id, "action": "denied", "layer": "landlock", "path": "/etc/shadow"})
+}
+
+// TestLandlockDenialsWhileConfinedDown is issue 17's "daemon death": with
+// confined SIGKILLed, the kernel still refuses, and the refusal's alert
+// arrives when confined is back (read from the kernel log, where the
+// kernel prints audit records while no audit daemon is registered), or
+// the records the log's rate limit dropped are one alert with their count.
+func TestLandlockDenialsWhileConfinedDown(t *testing.T) {
+	bed := e2e.NewBed(t)
+	bed.WriteProfile(t, "ll", strings.Replace(landlockProfile, "MODE", "enforce", 1))
+	c := bed.StartConfined(t, "CONFINE_NO_FANOTIFY=1")
+	id := testbed.UniqueID("lld")
+	// The workload's first refusal (its Landlock domain's first logged
+	// denial, which names the domain's creator) comes when /tmp/go exists.
+	r, err := bed.Start(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc,
+		Args:   []string{"sh", "-c", `while [ ! -e /tmp/go ]; do sleep 0.1; done; if ( echo x > /www/down ) 2>/dev/null; then echo DONE; else echo REFUSED; fi; sleep 300`},
+		Labels: map[string]string{"confine.profile": "ll"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitWatched(t, c, bed.Namespace, id)
+	// confined keeps its audit position in state_dir.
+	pos := filepath.Join(bed.StateDir, "audit-position")
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(pos); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s", pos)
+		}
+	}
+	c.Kill()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := r.Exec(ctx, "touch", "/tmp/go"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(r.Stdout(), "REFUSED") && !strings.Contains(r.Stdout(), "DONE"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the workload did not try: %q %q", r.Stdout(), r.Stderr())
+		}
+	}
+	if !strings.Contains(r.Stdout(), "REFUSED") {
+		t.Fatalf("the write was allowed while confined was down: %q", r.Stdout())
+	}
+	if got := bed.FindAlerts(t, map[string]string{"container_id": id, "path": "/www"}); len(got) != 0 {
+		t.Fatalf("alerted while confined was down? %v", got)
+	}
+
+	bed.StartConfined(t, "CONFINE_NO_FANOTIFY=1")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if a := bed.FindAlerts(t, map[string]string{"container_id": id, "action": "denied", "layer": "landlock", "path": "/www", "rule": "file"}); len(a) > 0 {
+			t.Logf("the refusal while confined was down, reported after its return: %v", a[0]["message"])
+			return
+		}
+		if a := bed.FindAlerts(t, map[string]string{"event": "unprotected", "layer": "landlock", "rule": "layer_missing"}); len(a) > 0 && a[0]["lost"] != nil {
+			t.Logf("records dropped by the kernel log's rate limit (other tests' audit records share it), counted: %v", a[0]["message"])
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the refusal while confined was down was neither reported nor counted as lost; alerts: %v", bed.Alerts(t))
+		}
+	}
 }

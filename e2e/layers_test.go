@@ -76,7 +76,7 @@ func TestLayersAndNotInjected(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	for _, name := range []string{"seccomp", "fanotify", "nftables", "events"} {
+	for _, name := range []string{"seccomp", "landlock", "fanotify", "nftables", "events"} {
 		if l, ok := layerOf(inj, name); !ok || !l.InForce {
 			t.Errorf("injected container: layer %s not in force: %+v", name, inj.Layers)
 		}
@@ -114,7 +114,7 @@ func TestLayersAndNotInjected(t *testing.T) {
 				t.Errorf("ps line of the uninjected container: %s", line)
 			}
 		case strings.Contains(line, injID):
-			if !strings.Contains(line, "seccomp,fanotify(") || !strings.Contains(line, "events(") || strings.Contains(line, "!") {
+			if !strings.Contains(line, "seccomp,landlock(ABI ") || !strings.Contains(line, ",fanotify(") || !strings.Contains(line, "events(") || strings.Contains(line, "!") {
 				t.Errorf("ps line of the injected container: %s", line)
 			}
 		}

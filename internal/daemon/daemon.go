@@ -53,6 +53,12 @@ type Daemon struct {
 	// domains maps the processes that create Landlock domains to their
 	// containers (landlock.go).
 	domains domainOwners
+	// landlockUnreported says why Landlock denials cannot be reported
+	// here (nil: they can).
+	landlockUnreported atomic.Pointer[string]
+	// resume replays Landlock denials missed while confined was down
+	// (auditresume.go); nil without Landlock reporting.
+	resume *auditResume
 
 	// mu serialises changes to container records and process tracking.
 	mu sync.Mutex
@@ -184,6 +190,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if !ready {
 			ready = true
 			d.notify.ready()
+			d.replayMissed()
 			d.notify.status(fmt.Sprintf("watching %d containers", len(d.reg.all())))
 			d.log.Info("confined ready", "api", d.cfg.APISocket(), "containerd", d.cfg.ContainerdAddress, "connected", d.watcher.Connected())
 		}

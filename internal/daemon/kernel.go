@@ -251,10 +251,15 @@ func (d *Daemon) startAudit(ctx context.Context) (restore func()) {
 	o := audit.Options{SeccompBuf: 65536}
 	if landlockOn {
 		o.LandlockBuf = 4096
+		d.resume = d.loadAuditResume()
+		o.Domains = d.resume.prev.Domains
 	}
 	s, err := audit.Listen(ctx, o)
 	if err != nil {
 		d.log.Error("audit records unavailable: learn mode records no syscalls, Landlock denials are refused but not alerted", "error", err)
+		if landlockOn {
+			d.setLandlockUnreported("the audit multicast group cannot be joined: " + err.Error())
+		}
 		return restore
 	}
 	go func() {
@@ -264,6 +269,14 @@ func (d *Daemon) startAudit(ctx context.Context) (restore func()) {
 	}()
 	if s.Landlock != nil {
 		go d.landlockLoop(s.Landlock)
+		d.resume.keep(ctx, d.log, s.LastSerial, s.Domains)
+		prev := restore
+		restore = func() {
+			if err := d.resume.save(); err != nil {
+				d.log.Warn("saving the audit position", "error", err)
+			}
+			prev()
+		}
 	}
 	return restore
 }

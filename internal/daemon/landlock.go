@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/confinehq/confine/internal/landlock"
 	"github.com/confinehq/confine/monitor/audit"
 	"github.com/confinehq/confine/profiles"
+	"golang.org/x/sys/unix"
 )
 
 // LayerLandlock names the Landlock layer in alerts (CONFINE_LAYER).
@@ -35,12 +37,26 @@ func (d *Daemon) landlockAudit(ctx context.Context) (restore func(), report bool
 	if abi < 7 {
 		if abi > 0 {
 			d.log.Warn("Landlock refuses file access here but cannot report it before ABI 7: denials are not alerted", "landlock_abi", abi)
+			d.setLandlockUnreported(fmt.Sprintf("Landlock ABI %d logs no denials (needs 7)", abi))
+		} else {
+			// No Landlock, or a seccomp filter around confined refuses
+			// landlock_create_ruleset: containers that got Landlock from
+			// confine-runc say their denials are not reported.
+			d.setLandlockUnreported("confined cannot query Landlock (no Landlock in the kernel, or a seccomp filter around confined)")
 		}
 		return restore, false
 	}
 	undo, err := audit.EnableAudit()
 	if err != nil {
 		d.log.Error("cannot enable kernel audit: Landlock denials will not be alerted (the kernel still refuses them)", "error", err)
+		why := "kernel audit cannot be enabled: " + err.Error()
+		if errors.Is(err, unix.EPERM) {
+			// The kernel answers audit requests only from the initial
+			// PID namespace (audit_netlink_ok; its records name host
+			// PIDs), and changes need CAP_AUDIT_CONTROL.
+			why = "the kernel refuses audit to confined (a nested PID namespace, or no CAP_AUDIT_CONTROL): " + err.Error()
+		}
+		d.setLandlockUnreported(why)
 		return restore, true
 	}
 	go d.keepAuditOn(ctx)
@@ -49,6 +65,43 @@ func (d *Daemon) landlockAudit(ctx context.Context) (restore func(), report bool
 			d.log.Warn("restoring the kernel's audit setting", "error", err)
 		}
 	}, true
+}
+
+// setLandlockUnreported records why Landlock's denials cannot be reported
+// on this host; confinectl ps shows it on every Landlock layer.
+func (d *Daemon) setLandlockUnreported(why string) {
+	d.landlockUnreported.Store(&why)
+}
+
+func (d *Daemon) landlockUnreportedWhy() string {
+	if p := d.landlockUnreported.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// landlockLayer records the Landlock layer of an enforce container whose
+// profile restricts files or execs, from what confine-runc recorded in its
+// bundle: in force ("ABI 7"; ", denials unreported: why" when confined
+// cannot see the kernel's denials), or missing with the reason.
+func (d *Daemon) landlockLayer(c *container) {
+	d.mu.Lock()
+	p, ann, injected := c.Profile, c.Annotations, c.Injected
+	d.mu.Unlock()
+	if p == nil || p.Mode != profiles.ModeEnforce || !landlock.FromProfile(p).RestrictsFiles() || !injected {
+		return
+	}
+	l := ann[landlock.AnnotationFilesLayer]
+	switch {
+	case strings.HasPrefix(l, "landlock "):
+		detail := strings.TrimPrefix(l, "landlock ")
+		if why := d.landlockUnreportedWhy(); why != "" {
+			detail += ", denials unreported: " + why
+		}
+		d.layerOn(c, alert.LayerLandlock, detail)
+	case strings.HasPrefix(l, "none: "):
+		d.layerMissing(c, alert.LayerLandlock, strings.TrimPrefix(l, "none: "))
+	}
 }
 
 // landlockLoop turns Landlock denials into findings.

@@ -104,6 +104,7 @@ func (d *Daemon) initialLayers(c *container) {
 	default:
 		d.unprotected(c, alert.RuleNotInjected, alert.LayerSeccomp, "not started through confine-runc: no seccomp filter, no hooks (see confinectl setup)")
 	}
+	d.landlockLayer(c)
 	if src, reason := d.mon.eventsSource(); reason == "" {
 		d.layerOn(c, alert.LayerEvents, src)
 	} else {

@@ -58,6 +58,8 @@ type Record struct {
 type Options struct {
 	SeccompBuf  int
 	LandlockBuf int
+	// Domains are Landlock domains known from before (a restart).
+	Domains []Domain
 }
 
 // Streams are Listen's outputs; a kind left out has a nil channel. They
@@ -67,6 +69,10 @@ type Streams struct {
 	Seccomp  <-chan Record
 	Landlock <-chan LandlockDenial
 	Dropped  *atomic.Uint64
+	// LastSerial is the highest audit serial received so far (0: none).
+	LastSerial func() uint64
+	// Domains are the live Landlock domains known so far.
+	Domains func() []Domain
 }
 
 // Listen opens the one audit multicast socket confined reads and
@@ -109,6 +115,8 @@ func Listen(ctx context.Context, o Options) (Streams, error) {
 		c.Landlock = sendOrDrop(ll, s.Dropped)
 	}
 	m := NewDemux(c)
+	m.SeedDomains(o.Domains)
+	s.LastSerial, s.Domains = m.LastSerial, m.Domains
 	go func() {
 		defer func() {
 			if sc != nil {
@@ -166,9 +174,28 @@ const landlockExpiry = 2 * time.Second
 // records are told apart, whatever the source (the multicast socket, or
 // the kernel log on a later start).
 type Demux struct {
-	c  Consumers
-	ll *landlockJoiner
+	c      Consumers
+	ll     *landlockJoiner
+	serial atomic.Uint64
 }
+
+// Domains lists the Landlock domains whose creator is known.
+func (m *Demux) Domains() []Domain {
+	if m.ll == nil {
+		return nil
+	}
+	return m.ll.snapshot()
+}
+
+// SeedDomains adds domains known from before (a restart).
+func (m *Demux) SeedDomains(ds []Domain) {
+	if m.ll != nil {
+		m.ll.seed(ds)
+	}
+}
+
+// LastSerial is the highest audit serial of a record dispatched so far.
+func (m *Demux) LastSerial() uint64 { return m.serial.Load() }
 
 // NewDemux returns a demultiplexer feeding c.
 func NewDemux(c Consumers) *Demux {
@@ -181,6 +208,14 @@ func NewDemux(c Consumers) *Demux {
 
 // Message dispatches one record received at now.
 func (m *Demux) Message(msg Message, now time.Time) {
+	if st, _, ok := ParseStamp(msg.Body); ok {
+		for {
+			cur := m.serial.Load()
+			if st.Serial <= cur || m.serial.CompareAndSwap(cur, st.Serial) {
+				break
+			}
+		}
+	}
 	switch msg.Type {
 	case typeSeccomp:
 		if m.c.Seccomp == nil {

@@ -114,6 +114,38 @@ func newLandlockJoiner(out func(LandlockDenial)) *landlockJoiner {
 	return &landlockJoiner{domains: map[string]landlockDomain{}, pending: map[string][]pendingDenial{}, out: out}
 }
 
+// Domain is a Landlock domain known from its "allocated" record: who
+// created it. Kept across restarts of the reader (Demux.Domains,
+// Options.Domains), since the kernel names a domain's creator only once.
+type Domain struct {
+	ID  string `json:"id"`
+	PID int    `json:"pid"`
+	Exe string `json:"exe,omitempty"`
+}
+
+func (j *landlockJoiner) snapshot() []Domain {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make([]Domain, 0, len(j.domains))
+	for _, d := range j.domains {
+		out = append(out, Domain{ID: d.Domain, PID: d.PID, Exe: d.Exe})
+	}
+	return out
+}
+
+func (j *landlockJoiner) seed(ds []Domain) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, d := range ds {
+		if len(j.domains) >= maxDomains {
+			return
+		}
+		if d.ID != "" {
+			j.domains[d.ID] = landlockDomain{Domain: d.ID, Allocated: true, PID: d.PID, Exe: d.Exe}
+		}
+	}
+}
+
 func (j *landlockJoiner) access(d LandlockDenial, now time.Time) {
 	j.mu.Lock()
 	dom, ok := j.domains[d.Domain]

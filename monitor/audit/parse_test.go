@@ -205,3 +205,18 @@ func FuzzDemux(f *testing.F) {
 		m.Tick(time.Unix(10, 0))
 	})
 }
+
+// TestDemuxDomainsSurviveRestart: a domain's creator, named once by the
+// kernel, is carried over to a new reader.
+func TestDemuxDomainsSurviveRestart(t *testing.T) {
+	var got []LandlockDenial
+	first := NewDemux(Consumers{Landlock: func(d LandlockDenial) {}})
+	first.Message(Message{Type: typeLandlockAccess, Body: `audit(1.2:3): domain=aa blockers=fs.execute path="/tmp/x"`}, time.Unix(1, 0))
+	first.Message(Message{Type: typeLandlockDomain, Body: `audit(1.2:3): domain=aa status=allocated mode=enforcing pid=42 uid=0 exe="/bin/sh" comm="sh"`}, time.Unix(1, 0))
+	second := NewDemux(Consumers{Landlock: func(d LandlockDenial) { got = append(got, d) }})
+	second.SeedDomains(first.Domains())
+	second.Message(Message{Type: typeLandlockAccess, Body: `audit(1.2:9): domain=aa blockers=fs.write_file path="/etc"`}, time.Unix(2, 0))
+	if len(got) != 1 || got[0].PID != 42 || got[0].Exe != "/bin/sh" {
+		t.Fatalf("denial after the restart: %+v", got)
+	}
+}
