@@ -4,8 +4,11 @@
 //
 // The filter runs in the kernel: a BPF hash map holds the cgroup ids
 // (unified v2 hierarchy inodes) of watched containers, updated with Watch
-// and Forget; a process outside them costs one map lookup and nothing in
-// user space. Events reach user space through a ring buffer; when it is
+// and Forget. A process in a sub-cgroup of a watched one (a container that
+// makes its own: systemd inside, Docker in Docker) counts as the nearest
+// watched ancestor's, and its events carry that cgroup's id. A process
+// outside them costs one map lookup per level of its cgroup's depth and
+// nothing in user space. Events reach user space through a ring buffer; when it is
 // full the kernel counts the loss and Events delivers a KindLost event so
 // the caller rescans /proc.
 //

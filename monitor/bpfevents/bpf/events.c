@@ -174,10 +174,34 @@ struct tp_cap_capable { // capability/cap_capable
 	s32 ret;
 };
 
+// Deepest cgroup level searched for a watched ancestor.
+#define MAX_NEST 16
+
+// watched_current finds the watched cgroup the current task is in: its own
+// cgroup, else its nearest watched ancestor (a container that makes
+// sub-cgroups of its own: systemd inside it, Docker in Docker). *cgid is
+// set to the watched cgroup's id, the one user space registered.
 static __always_inline struct watched *watched_current(u64 *cgid)
 {
-	*cgid = bpf_get_current_cgroup_id();
-	return bpf_map_lookup_elem(&watched_cgroups, cgid);
+	u64 id = bpf_get_current_cgroup_id();
+	struct watched *w = bpf_map_lookup_elem(&watched_cgroups, &id);
+	if (w) {
+		*cgid = id;
+		return w;
+	}
+	// Ancestors from the root down; the last match is the nearest. Past
+	// the task's own level the helper answers 0.
+	for (int level = 1; level < MAX_NEST; level++) {
+		u64 a = bpf_get_current_ancestor_cgroup_id(level);
+		if (a == 0 || a == id)
+			break;
+		struct watched *aw = bpf_map_lookup_elem(&watched_cgroups, &a);
+		if (aw) {
+			w = aw;
+			*cgid = a;
+		}
+	}
+	return w;
 }
 
 static __always_inline struct event *reserve(struct watched *w, u64 cgid, u32 kind)
