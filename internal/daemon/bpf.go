@@ -52,7 +52,11 @@ func (m *monitor) startEvents(ctx context.Context) (started bool, err error) {
 	if mode == config.ProcessEventsProcConnector {
 		return false, nil
 	}
-	src, err := bpfevents.Open(ctx)
+	var opts []bpfevents.Option
+	if envBool("CONFINE_NO_CAP_RECORDER") { // benchmarks: the recorder's cost
+		opts = append(opts, bpfevents.WithoutCaps())
+	}
+	src, err := bpfevents.Open(ctx, opts...)
 	if err != nil {
 		if mode == config.ProcessEventsBPF {
 			return false, fmt.Errorf("process_events = %q: %w", mode, err)
