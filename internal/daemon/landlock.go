@@ -99,6 +99,12 @@ func (d *Daemon) landlockLayer(c *container) {
 			detail += ", denials unreported: " + why
 		}
 		d.layerOn(c, alert.LayerLandlock, detail)
+	case strings.HasPrefix(l, "none: landlock = false"):
+		// The operator's choice: the fanotify guard is the file layer.
+	case strings.HasPrefix(l, "none: kernel has no landlock"):
+		// Shown, not alerted per container: the fanotify guard is the
+		// file layer on such kernels.
+		d.layerMissingQuiet(c, alert.LayerLandlock, strings.TrimPrefix(l, "none: ")+" (the fanotify guard enforces files)")
 	case strings.HasPrefix(l, "none: "):
 		d.layerMissing(c, alert.LayerLandlock, strings.TrimPrefix(l, "none: "))
 	}

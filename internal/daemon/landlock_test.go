@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/confinehq/confine/internal/alert"
@@ -83,5 +84,22 @@ func TestLandlockLayer(t *testing.T) {
 	d.landlockLayer(c3)
 	if len(c3.Layers) != 0 {
 		t.Fatalf("monitor mode: layers %+v", c3.Layers)
+	}
+}
+
+// TestLandlockLayerOff: landlock = false is the operator's choice, not a
+// missing layer; a kernel without Landlock is shown without an alert.
+func TestLandlockLayerOff(t *testing.T) {
+	p := &profiles.Profile{Name: "ll", Mode: profiles.ModeEnforce, Exec: profiles.Exec{Allow: profiles.List{"/bin/busybox"}}}
+	d := &Daemon{}
+	c := &container{Profile: p, Annotations: map[string]string{landlock.AnnotationFilesLayer: "none: landlock = false in the configuration"}, Injected: true}
+	d.landlockLayer(c)
+	if len(c.Layers) != 0 {
+		t.Errorf("landlock = false: layers %+v", c.Layers)
+	}
+	c = &container{Profile: p, Annotations: map[string]string{landlock.AnnotationFilesLayer: "none: kernel has no landlock"}, Injected: true}
+	d.landlockLayer(c)
+	if len(c.Layers) != 1 || c.Layers[0].InForce || !strings.Contains(c.Layers[0].Reason, "fanotify") {
+		t.Errorf("no Landlock in the kernel: layers %+v", c.Layers)
 	}
 }
