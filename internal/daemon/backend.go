@@ -23,23 +23,13 @@ func (b backend) Decide(ctx context.Context, req api.DecideRequest) (*api.Decisi
 	tr := starttrace.New("confined decide")
 	tr.SetContainer(req.ID)
 	defer tr.Write(d.cfg.RunDir)
-	t := profiles.Target{Annotations: req.Annotations}
 	info, dinfo, err := d.createInputs(ctx, req.Namespace, req.ID)
 	tr.Mark("containerd and Docker lookups (prefetched at /containers/create)")
-	if err == nil {
-		t.Labels, t.Image = info.Labels, info.Image
-		for k, v := range info.Annotations {
-			if _, ok := t.Annotations[k]; !ok {
-				if t.Annotations == nil {
-					t.Annotations = map[string]string{}
-				}
-				t.Annotations[k] = v
-			}
-		}
-	} else {
+	if err != nil {
+		info = nil
 		d.log.Warn("container not found in containerd at create; selecting on annotations only", "namespace", req.Namespace, "container", req.ID, "error", err)
 	}
-	t = withDocker(t, dinfo)
+	t := identityOf(info, req.Annotations, dinfo).target()
 	sel, err := d.profiles.Current().Select(t, d.cfg.DefaultProfile)
 	tr.Mark("profile selection")
 	if err != nil {
@@ -83,8 +73,8 @@ func (b backend) Status(ctx context.Context) (*api.Status, error) {
 	d.mu.Lock()
 	for _, c := range d.reg.all() {
 		st.Containers++
-		if c.Profile != nil {
-			st.ContainersByMode[string(c.Profile.Mode)]++
+		if p := c.profile(); p != nil {
+			st.ContainersByMode[string(p.Mode)]++
 		}
 		st.Processes += c.Processes
 	}

@@ -162,11 +162,11 @@ func (m *monitor) bpfLoop() {
 // fromStart says no user code ran in it yet (createRuntime hook).
 // A container whose cgroup cannot be found in the unified hierarchy is
 // still watched by the rescans, and says so.
-func (m *monitor) watchCgroup(c *container, fromStart bool) {
+func (m *monitor) watchCgroup(c *container, pid int, fromStart bool) {
 	if m.bpf.src == nil {
 		return
 	}
-	id, err := containerCgroupID(m.fs, c)
+	id, err := containerCgroupID(m.fs, c, pid)
 	if err == nil {
 		err = m.bpf.src.Watch(id)
 	}
@@ -264,9 +264,9 @@ func (m *monitor) capsUnrecorded(c *container) string {
 // containerCgroupID finds the id BPF knows the container's cgroup by: the
 // unified-hierarchy cgroup of its init process, else the cgroup found by
 // namespace and id.
-func containerCgroupID(fs proc.FS, c *container) (uint64, error) {
-	if c.Pid > 0 {
-		if p, err := fs.Proc(c.Pid); err == nil {
+func containerCgroupID(fs proc.FS, c *container, pid int) (uint64, error) {
+	if pid > 0 {
+		if p, err := fs.Proc(pid); err == nil {
 			if lines, err := p.Cgroup(); err == nil {
 				for _, l := range lines {
 					if l.HierarchyID != 0 {
@@ -298,12 +298,14 @@ func (m *monitor) judgeExited(ev bpfevents.Event, c *container) {
 	if !ev.Full || ev.ExeIno == 0 {
 		return
 	}
+	dec := c.decision()
 	m.d.mu.Lock()
-	ch, prof, killed, initPid := c.checker, c.Profile, c.Killed, c.Pid
+	initPid := c.Pid
 	m.d.mu.Unlock()
-	if ch == nil || prof == nil || killed || initPid <= 0 {
+	if dec == nil || c.killed.Load() || initPid <= 0 {
 		return
 	}
+	ch, prof := dec.checker, dec.Profile
 	if !filepath.IsAbs(ev.Filename) || !sameFileInRoot(initPid, ev.Filename, ev.ExeDev, ev.ExeIno) {
 		m.d.metrics.execUnjudged.Inc()
 		m.d.log.Debug("exec of a process gone before it could be read, not judged", "pid", ev.TGID, "file", ev.Filename, "namespace", c.Namespace, "container", c.ID)

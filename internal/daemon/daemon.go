@@ -60,8 +60,12 @@ type Daemon struct {
 	// (auditresume.go); nil without Landlock reporting.
 	resume *auditResume
 
-	// mu serialises changes to container records and process tracking.
+	// mu guards the mutable fields of container records and changes of
+	// registry membership. It is held for memory operations only: never
+	// across containerd, Docker, DNS, netlink or disk I/O.
 	mu sync.Mutex
+	// reloadMu serialises reloads (SIGHUP, the API, a changed directory).
+	reloadMu sync.Mutex
 
 	stats struct {
 		violations atomic.Int64
@@ -256,8 +260,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 // reload re-reads the profiles and re-evaluates the running containers'
-// profiles by name (a container keeps its mode override).
+// profiles by name (a container keeps its mode override). Each container's
+// new decision is swapped in whole; its egress rules (DNS, netlink) and
+// fanotify guard follow outside d.mu. Reloads are serialised (SIGHUP, the
+// API, a changed directory).
 func (d *Daemon) reload(why string) []string {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
 	d.notify.reloading()
 	defer d.notify.ready()
 	errs, changed := d.profiles.Load()
@@ -266,42 +275,44 @@ func (d *Daemon) reload(why string) []string {
 	}
 	if changed {
 		set := d.profiles.Current()
-		d.mu.Lock()
 		for _, c := range d.reg.all() {
-			if c.Profile == nil {
+			cur := c.profile()
+			if cur == nil {
 				continue
 			}
-			p, ok := set.Get(c.Profile.Name)
+			p, ok := set.Get(cur.Name)
 			if !ok {
 				continue
 			}
 			np := p.Clone()
-			np.Mode = c.Profile.Mode
-			d.setProfile(c, np)
-			d.refreshGuard(c)
-			if c.egress != nil {
-				if err := c.egress.Update(np); err != nil {
+			np.Mode = cur.Mode
+			dec := d.decide(np)
+			c.dec.Store(dec)
+			d.mu.Lock()
+			eg, g := c.egress, c.guard
+			d.mu.Unlock()
+			refreshGuard(g, dec)
+			if eg != nil {
+				if err := eg.Update(np); err != nil {
 					d.log.Error("updating egress rules", "namespace", c.Namespace, "container", c.ID, "error", err)
 				}
 			}
 		}
-		d.mu.Unlock()
 	}
 	d.log.Info("profiles reloaded", "why", why, "errors", len(errs), "changed", changed)
 	return errs
 }
 
-// setProfile installs a profile and its compiled rules on a record; d.mu held.
-func (d *Daemon) setProfile(c *container, p *profiles.Profile) {
-	ch, err := newChecker(p)
+// decide compiles a profile into the decision a record publishes.
+func (d *Daemon) decide(p *profiles.Profile) *decision {
+	dec, err := newDecision(p)
 	if err != nil {
 		// Profiles were validated at load; this is a bug, not input.
 		d.log.Error("compiling rules", "profile", p.Name, "error", err)
-		ch, _ = newChecker(&profiles.Profile{APIVersion: profiles.APIVersion, Name: p.Name, Mode: p.Mode})
+		dec, _ = newDecision(&profiles.Profile{APIVersion: profiles.APIVersion, Name: p.Name, Mode: p.Mode})
+		dec.Profile, dec.Digest = p, profiles.Digest(p)
 	}
-	c.Profile = p
-	c.Digest = profiles.Digest(p)
-	c.checker = ch
+	return dec
 }
 
 // lookup asks containerd about a container.
@@ -329,21 +340,13 @@ func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) 
 	tr := starttrace.New("confined hook")
 	tr.SetContainer(st.ID)
 	defer tr.Write(d.cfg.RunDir)
-	name := st.Annotations[profiles.LabelProfile]
-	set := d.profiles.Current()
-	var p *profiles.Profile
-	if q, ok := set.Get(name); ok {
-		p = q.Clone()
-	} else {
-		q, ok := set.Get(d.cfg.DefaultProfile)
-		if !ok {
-			return fmt.Errorf("registering %s/%s: profile %q not loaded and no default profile", ns, st.ID, name)
-		}
-		d.log.Warn("profile named in the bundle is not loaded; using the default", "namespace", ns, "container", st.ID, "profile", name)
-		p = q.Clone()
+	id := identity{Annotations: st.Annotations}
+	p, reason, err := d.profileFor(id, true)
+	if err != nil {
+		return fmt.Errorf("registering %s/%s: %w", ns, st.ID, err)
 	}
-	if m, ok := profiles.ParseMode(st.Annotations[profiles.LabelMode]); ok {
-		p.Mode = m
+	if reason != reasonAnnotation {
+		d.log.Warn("profile named in the bundle is not loaded; using the default", "namespace", ns, "container", st.ID, "profile", st.Annotations[profiles.LabelProfile])
 	}
 	c := &container{
 		Namespace: ns, ID: st.ID, Root: hooks.QualifyingRoot(ns, st.Annotations[hooks.AnnotationRuncRoot]),
@@ -351,17 +354,37 @@ func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) 
 		Injected: st.Annotations[profiles.AnnotationDigest] != "",
 		Source:   sourceHook, Status: "created", Since: time.Now(),
 	}
-	if dg := st.Annotations[profiles.AnnotationDigest]; dg != "" && dg != profiles.Digest(p) {
+	dec := d.decide(p)
+	c.dec.Store(dec)
+	if dg := st.Annotations[profiles.AnnotationDigest]; dg != "" && dg != dec.Digest {
 		c.Notes = append(c.Notes, "profile changed since the container was created")
 	}
 	if n := filesLayerNote(p, st.Annotations); n != "" {
 		c.Notes = append(c.Notes, n)
 	}
 	c.PidStart = d.mon.startTime(st.Pid)
+	// Get-or-create in one critical section: a record of this very
+	// process (containerd's event or a resync got there first) is kept
+	// with its egress rules and guard; a record of an earlier task of the
+	// same container is replaced.
 	d.mu.Lock()
-	d.setProfile(c, p)
+	old := d.reg.getKey(c.key())
+	if o := d.reg.getKey(containerKey(ns, st.ID, "")); old == nil && c.Root != "" && o != nil && o.Pid == st.Pid {
+		old = o // containerd's path registered it first, without its runc root
+	}
+	if old != nil && old.Pid == st.Pid {
+		d.mu.Unlock()
+		d.log.Debug("container already registered", "namespace", ns, "container", st.ID, "pid", st.Pid, "source", old.Source)
+		return nil
+	}
+	if old != nil {
+		d.reg.remove(old.key())
+	}
 	d.reg.put(c)
 	d.mu.Unlock()
+	if old != nil {
+		d.release(old, "replaced by a new task")
+	}
 	d.domains.add(st.Pid, c)
 	tr.Mark("profile, register")
 	d.log.Info("container registered", "namespace", ns, "container", st.ID, "pid", st.Pid, "profile", p.Name, "mode", p.Mode, "source", sourceHook)
@@ -379,34 +402,32 @@ func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) 
 	d.startSecrets(c, st.Bundle)
 	tr.Mark("secret watch")
 	go d.enrich(context.WithoutCancel(ctx), ns, st.ID)
-	d.mon.track(c, false)
+	d.mon.track(c, st.Pid, false)
 	tr.Mark("monitor track")
 	return nil
 }
 
-// enrich fills image, labels and name from containerd.
+// enrich fills image, labels and name from containerd and Docker.
 func (d *Daemon) enrich(ctx context.Context, ns, id string) {
-	info, err := d.lookup(ctx, ns, id)
+	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	info, err := d.lookup(lctx, ns, id)
 	if err != nil {
 		d.log.Debug("container lookup", "namespace", ns, "container", id, "error", err)
 		return
 	}
-	dinfo := d.dockerLookup(ctx, ns, id)
+	ident := d.identify(lctx, ns, id, info, nil)
 	d.mu.Lock()
 	c := d.reg.get(ns, id)
 	if c != nil {
-		c.Image, c.Labels = info.Image, info.Labels
-		if c.Name == "" {
-			c.Name = info.Labels["nerdctl/name"]
-		}
-		if dinfo != nil {
-			t := withDocker(profiles.Target{Image: c.Image, Labels: c.Labels}, dinfo)
-			c.Image, c.Labels, c.Name = t.Image, t.Labels, dinfo.Name
+		c.Image, c.Labels = ident.Image, ident.Labels
+		if c.Name == "" || ident.Docker != nil {
+			c.Name = ident.Name
 		}
 	}
 	d.mu.Unlock()
 	if c != nil {
-		d.dockerUnconfined(c, dinfo)
+		d.dockerUnconfined(c, ident.Docker)
 	}
 }
 
@@ -423,19 +444,32 @@ func (d *Daemon) unregisterKey(key, why string) {
 	c := d.reg.remove(key)
 	d.mu.Unlock()
 	if c != nil {
-		if c.egress != nil {
-			_ = c.egress.Close()
-		}
-		if c.guard != nil {
-			_ = c.guard.Close()
-		}
-		d.stopSecrets(c)
-		d.mon.untrack(c)
+		d.release(c, why)
 		if d.docker != nil && c.Namespace == d.docker.ns {
 			d.docker.resolver.Forget(c.ID)
 		}
-		d.log.Info("container forgotten", "namespace", c.Namespace, "container", c.ID, "root", c.Root, "why", why)
 	}
+}
+
+// release closes what a record no longer in the registry holds: its
+// egress rules, its guard, its secret watch, its process tracking.
+func (d *Daemon) release(c *container, why string) {
+	d.mu.Lock()
+	c.removed = true
+	eg, g, sw := c.egress, c.guard, c.secrets
+	c.egress, c.guard, c.secrets = nil, nil, nil
+	d.mu.Unlock()
+	if eg != nil {
+		_ = eg.Close()
+	}
+	if g != nil {
+		_ = g.Close()
+	}
+	if sw != nil {
+		_ = sw.Close()
+	}
+	d.mon.untrack(c)
+	d.log.Info("container forgotten", "namespace", c.Namespace, "container", c.ID, "root", c.Root, "why", why)
 }
 
 // registerFromContainerd records a container confined learned of through
@@ -446,98 +480,84 @@ func (d *Daemon) registerFromContainerd(info *watch.Container, source string) {
 	if info.Pid == 0 {
 		return
 	}
+	pidStart := d.mon.startTime(int(info.Pid))
 	if c := d.reg.get(info.Namespace, info.ID); c != nil {
-		d.mu.Lock()
-		if c.Pid == 0 || c.Pid != int(info.Pid) {
-			c.Pid = int(info.Pid)
-			c.PidStart = d.mon.startTime(c.Pid)
-		}
-		c.Image, c.Labels = info.Image, info.Labels
-		if info.Status != "" {
-			c.Status = info.Status
-		}
-		d.mu.Unlock()
+		d.refreshRecord(c, info, pidStart)
 		return
 	}
 	// The profile it was started with is in the bundle (confine-runc
 	// wrote it there); containerd's copy of the spec does not have it.
+	var bundleAnn map[string]string
 	if info.Annotations[profiles.AnnotationDigest] == "" {
 		if ann, _ := d.mon.bundleAnnotations(int(info.Pid), info.ID); ann[profiles.AnnotationDigest] != "" {
-			merged := map[string]string{}
-			for k, v := range info.Annotations {
-				merged[k] = v
-			}
+			bundleAnn = map[string]string{}
 			for _, k := range []string{profiles.LabelProfile, profiles.LabelMode, profiles.AnnotationDigest, profiles.AnnotationDecision} {
 				if v, ok := ann[k]; ok {
-					merged[k] = v
+					bundleAnn[k] = v
 				}
 			}
-			info.Annotations = merged
 		}
 	}
-	dinfo := d.dockerLookup(context.Background(), info.Namespace, info.ID)
-	if dinfo != nil {
-		t := withDocker(profiles.Target{Image: info.Image, Labels: info.Labels}, dinfo)
-		info.Image, info.Labels = t.Image, t.Labels
-	}
-	set := d.profiles.Current()
-	var p *profiles.Profile
-	reason := ""
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ident := d.identify(ctx, info.Namespace, info.ID, info, bundleAnn)
+	cancel()
 	// A profile confine-runc resolved by itself (confined was down) is
 	// selected again now that labels are visible.
-	fromConfined := info.Annotations[profiles.AnnotationDecision] != "local"
-	if name := info.Annotations[profiles.LabelProfile]; name != "" && info.Annotations[profiles.AnnotationDigest] != "" && fromConfined {
-		if q, ok := set.Get(name); ok {
-			p, reason = q.Clone(), "bundle annotation"
-			if m, ok := profiles.ParseMode(info.Annotations[profiles.LabelMode]); ok {
-				p.Mode = m
-			}
-		}
-	}
-	if p == nil {
-		sel, err := set.Select(profiles.Target{Image: info.Image, Labels: info.Labels, Annotations: info.Annotations}, d.cfg.DefaultProfile)
-		if err != nil {
-			d.log.Error("no profile for a running container; it is watched with the default", "namespace", info.Namespace, "container", info.ID, "error", err)
-			q, _ := set.Get(d.cfg.DefaultProfile)
-			if q == nil {
-				q = profiles.Baseline()
-			}
-			p, reason = q.Clone(), "default after error"
-		} else {
-			p, reason = sel.Profile, sel.Reason
-		}
+	trusted := ident.Annotations[profiles.AnnotationDigest] != "" && ident.Annotations[profiles.AnnotationDecision] != "local"
+	p, reason, err := d.profileFor(ident, trusted)
+	if err != nil {
+		d.log.Error("no profile for a running container; it is watched with the default", "namespace", info.Namespace, "container", info.ID, "profile", p.Name, "error", err)
 	}
 	c := &container{
-		Namespace: info.Namespace, ID: info.ID, Image: info.Image, Labels: info.Labels,
-		Annotations: info.Annotations, Pid: int(info.Pid), Source: source,
-		Injected: info.Annotations[profiles.AnnotationDigest] != "",
-		Status:   info.Status, Since: time.Now(),
+		Namespace: info.Namespace, ID: info.ID, Image: ident.Image, Labels: ident.Labels,
+		Annotations: ident.Annotations, Pid: int(info.Pid), PidStart: pidStart, Source: source,
+		Injected: ident.Annotations[profiles.AnnotationDigest] != "",
+		Status:   info.Status, Since: time.Now(), Name: ident.Name,
 	}
 	if c.Status == "" {
 		c.Status = "running"
 	}
-	c.Name = info.Labels["nerdctl/name"]
-	if dinfo != nil {
-		c.Name = dinfo.Name
-	}
-	c.PidStart = d.mon.startTime(c.Pid)
+	c.dec.Store(d.decide(p))
+	// Get-or-create in one critical section: the createRuntime hook may
+	// have registered it while containerd and Docker were asked; its
+	// record (and its egress rules and guard) stays.
 	d.mu.Lock()
-	d.setProfile(c, p)
+	if cur := d.reg.get(c.Namespace, c.ID); cur != nil {
+		d.mu.Unlock()
+		d.refreshRecord(cur, info, pidStart)
+		return
+	}
+	pid, running := c.Pid, c.Status == "running"
 	d.reg.put(c)
 	d.mu.Unlock()
-	d.domains.add(c.Pid, c)
-	d.log.Info("container registered", "namespace", c.Namespace, "container", c.ID, "pid", c.Pid, "profile", p.Name, "mode", p.Mode, "source", source, "selected_by", reason, "injected", c.Injected)
+	d.domains.add(pid, c)
+	d.log.Info("container registered", "namespace", c.Namespace, "container", c.ID, "pid", pid, "profile", p.Name, "mode", p.Mode, "source", source, "selected_by", reason, "injected", c.Injected)
 	d.initialLayers(c)
-	d.dockerUnconfined(c, dinfo)
+	d.dockerUnconfined(c, ident.Docker)
 	d.applyEgress(c)
 	// A guard and the secret watch attach to a running container too
 	// (after a restart).
-	_, bundle := d.mon.bundleAnnotations(c.Pid, c.ID)
+	_, bundle := d.mon.bundleAnnotations(pid, c.ID)
 	if !envBool("CONFINE_NO_FANOTIFY") {
 		d.startGuard(c, bundle)
 	}
 	d.startSecrets(c, bundle)
-	d.mon.track(c, c.Status == "running")
+	d.mon.track(c, pid, running)
+}
+
+// refreshRecord updates a registered container with what containerd says
+// of it now; pidStart is the start time of info.Pid, read by the caller.
+func (d *Daemon) refreshRecord(c *container, info *watch.Container, pidStart uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c.Pid == 0 || c.Pid != int(info.Pid) {
+		c.Pid = int(info.Pid)
+		c.PidStart = pidStart
+	}
+	c.Image, c.Labels = info.Image, info.Labels
+	if info.Status != "" {
+		c.Status = info.Status
+	}
 }
 
 // handleEvent applies one containerd event.
@@ -570,11 +590,13 @@ func (d *Daemon) handleEvent(ctx context.Context, ev watch.Event) {
 			d.mon.scanContainer(c)
 		}
 	case watch.TaskExit:
-		if c := d.reg.get(ev.Namespace, ev.ID); c != nil && (ev.Pid == 0 || int(ev.Pid) == c.Pid) {
+		if c := d.reg.get(ev.Namespace, ev.ID); c != nil {
 			d.mu.Lock()
-			c.Status = fmt.Sprintf("exited (%d)", ev.ExitStatus)
-			if c.Killed {
-				c.Status = fmt.Sprintf("killed (%d)", ev.ExitStatus)
+			if ev.Pid == 0 || int(ev.Pid) == c.Pid {
+				c.Status = fmt.Sprintf("exited (%d)", ev.ExitStatus)
+				if c.killed.Load() {
+					c.Status = fmt.Sprintf("killed (%d)", ev.ExitStatus)
+				}
 			}
 			d.mu.Unlock()
 		}
@@ -599,7 +621,10 @@ func (d *Daemon) resync(list []watch.Container) {
 		}
 	}
 	for _, c := range d.reg.all() {
-		if !seen[c.key()] && c.Root != "" && c.PidStart != 0 && d.mon.startTime(c.Pid) == c.PidStart {
+		d.mu.Lock()
+		pid, pidStart := c.Pid, c.PidStart
+		d.mu.Unlock()
+		if !seen[c.key()] && c.Root != "" && pidStart != 0 && d.mon.startTime(pid) == pidStart {
 			// runc run by hand under its own --root: containerd never
 			// lists it. Watched while its init lives (poststop forgets it).
 			continue
@@ -618,12 +643,10 @@ func (d *Daemon) resync(list []watch.Container) {
 // its processes), then tell containerd, in the background, so its state
 // and exit status follow; the alert does not wait for containerd.
 func (d *Daemon) kill(c *container, reason string) {
-	d.mu.Lock()
-	if c.Killed {
-		d.mu.Unlock()
+	if !c.killed.CompareAndSwap(false, true) {
 		return
 	}
-	c.Killed = true
+	d.mu.Lock()
 	c.KillReason = reason
 	d.mu.Unlock()
 	d.stats.kills.Add(1)
@@ -648,13 +671,11 @@ func (d *Daemon) kill(c *container, reason string) {
 // updateGauges refreshes the metrics that are states, not counts.
 func (d *Daemon) updateGauges() {
 	byMode := map[string]int{"learn": 0, "monitor": 0, "enforce": 0}
-	d.mu.Lock()
 	for _, c := range d.reg.all() {
-		if c.Profile != nil {
-			byMode[string(c.Profile.Mode)]++
+		if p := c.profile(); p != nil {
+			byMode[string(p.Mode)]++
 		}
 	}
-	d.mu.Unlock()
 	for m, n := range byMode {
 		d.metrics.containers.WithLabelValues(m).Set(float64(n))
 	}

@@ -58,11 +58,12 @@ func withDocker(t profiles.Target, info *docker.Info) profiles.Target {
 // dockerUnconfined reports a container that Docker runs without seccomp
 // (--security-opt seccomp=unconfined) although its profile enforces.
 func (d *Daemon) dockerUnconfined(c *container, info *docker.Info) {
-	if info == nil || !info.SeccompUnconfined || c.Profile == nil || c.Profile.Mode != profiles.ModeEnforce {
+	p := c.profile()
+	if info == nil || !info.SeccompUnconfined || p == nil || p.Mode != profiles.ModeEnforce {
 		return
 	}
-	a := d.baseAlert(c, c.Profile, nil)
+	a := d.baseAlert(c, p, nil)
 	a.Event, a.Rule, a.Action, a.Priority = alert.EventViolation, alert.RuleSeccomp, alert.ActionAlerted, alert.PriWarning
-	a.Message = "confine: container " + c.Namespace + "/" + c.ID + " was started with --security-opt seccomp=unconfined under enforce profile " + c.Profile.Name
+	a.Message = "confine: container " + c.Namespace + "/" + c.ID + " was started with --security-opt seccomp=unconfined under enforce profile " + p.Name
 	d.alerts.emit(a)
 }

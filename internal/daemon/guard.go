@@ -36,12 +36,14 @@ func needsGuard(p *profiles.Profile) bool {
 // exec or open gets EPERM before it happens. The same compiled rules as
 // the /proc monitor decide.
 func (d *Daemon) startGuard(c *container, bundle string) {
-	d.mu.Lock()
-	p, ch := c.Profile, c.checker
-	d.mu.Unlock()
-	if !needsGuard(p) || ch == nil {
+	dec := c.decision()
+	if dec == nil || !needsGuard(dec.Profile) {
 		return
 	}
+	p, ch := dec.Profile, dec.checker
+	d.mu.Lock()
+	pid := c.Pid
+	d.mu.Unlock()
 	if bundle == "" {
 		d.layerMissing(c, alert.LayerFanotify, "the container's bundle (rootfs and mounts) was not found; the /proc monitor still enforces after the fact")
 		return
@@ -57,7 +59,7 @@ func (d *Daemon) startGuard(c *container, bundle string) {
 	}
 	g, err := fanotify.NewGuard(fanotify.GuardConfig{
 		ID:         c.key(),
-		Pid:        c.Pid,
+		Pid:        pid,
 		RootfsPath: filepath.Join(bundle, "rootfs"),
 		Mounts:     mounts,
 		Decide:     fanotify.RulesDecider(ch.set, p.Mode),
@@ -78,23 +80,24 @@ func (d *Daemon) startGuard(c *container, bundle string) {
 		d.layerMissing(c, alert.LayerFanotify, err.Error()+"; the /proc monitor still enforces after the fact")
 		return
 	}
-	d.mu.Lock()
-	if c.guard != nil {
-		_ = c.guard.Close()
+	if !publish(&d.mu, c, &c.guard, g) {
+		return // forgotten while the guard started
 	}
-	c.guard = g
-	d.mu.Unlock()
+	// A reload between reading the decision and publishing the guard.
+	if now := c.decision(); now != dec {
+		refreshGuard(g, now)
+	}
 	d.layerOn(c, alert.LayerFanotify, fmt.Sprintf("%s mark, %d mounts", g.RootMark(), len(g.Marked())))
 	d.log.Info("fanotify guard started", "namespace", c.Namespace, "container", c.ID, "marks", len(g.Marked()))
 }
 
 // refreshGuard follows a profile reload: new rules, an empty cache.
-func (d *Daemon) refreshGuard(c *container) {
-	if c.guard == nil || c.checker == nil || c.Profile == nil {
+func refreshGuard(g *fanotify.Guard, dec *decision) {
+	if g == nil || dec == nil {
 		return
 	}
-	c.guard.SetDecide(fanotify.RulesDecider(c.checker.set, c.Profile.Mode))
-	c.guard.InvalidateCache()
+	g.SetDecide(fanotify.RulesDecider(dec.checker.set, dec.Profile.Mode))
+	g.InvalidateCache()
 }
 
 // guardLoop turns the guard's reports into alerts: a denial is "denied"

@@ -59,17 +59,12 @@ func (d *Daemon) handleSyscall(nc notify.Container, r *notify.Request) notify.Re
 	c := d.reg.get(ns, nc.ID)
 	var prof *profiles.Profile
 	if c != nil {
-		d.mu.Lock()
-		prof = c.Profile
-		d.mu.Unlock()
+		prof = c.profile()
 	}
 	if prof == nil {
 		// Not registered (yet): the bundle says which profile it runs.
-		if p, ok := d.profiles.Current().Get(nc.Annotations[profiles.LabelProfile]); ok {
-			prof = p.Clone()
-			if m, ok := profiles.ParseMode(nc.Annotations[profiles.LabelMode]); ok {
-				prof.Mode = m
-			}
+		if p, ok := annotatedProfile(d.profiles.Current(), nc.Annotations); ok {
+			prof = p
 		}
 	}
 	if prof == nil {
@@ -135,9 +130,10 @@ func (d *Daemon) seccompLoop() {
 			exe = e.Path
 		}
 		snap := &snapshot{PID: ev.pid, Exe: exe}
-		d.mu.Lock()
-		prof := c.Profile
-		d.mu.Unlock()
+		prof := c.profile()
+		if prof == nil {
+			continue
+		}
 		v := seccompFinding(prof, ev.syscall, ev.args)
 		if ev.session && d.sessionSeccomp(c, prof, snap, v, ev.sessionRoot, ev.rootStart) {
 			continue
@@ -183,11 +179,15 @@ func learnedSyscalls(trapped []string) []string {
 // namespace, before its user code runs (createRuntime). Profiles without
 // a network section get none.
 func (d *Daemon) applyEgress(c *container) {
-	p := c.Profile
-	if p == nil || p.Network.IsZero() || c.Pid <= 0 {
+	dec := c.decision()
+	d.mu.Lock()
+	pid := c.Pid
+	d.mu.Unlock()
+	if dec == nil || dec.Profile.Network.IsZero() || pid <= 0 {
 		return
 	}
-	r, err := egress.Apply(c.Pid, p, egress.Options{Container: c.key(), Mode: p.Mode, Denied: d.deniedCh, Proc: d.mon.fs})
+	p := dec.Profile
+	r, err := egress.Apply(pid, p, egress.Options{Container: c.key(), Mode: p.Mode, Denied: d.deniedCh, Proc: d.mon.fs})
 	switch {
 	case errors.Is(err, egress.ErrHostNetwork):
 		d.note(c, "host network: egress not isolated by nftables (watched through /proc)")
@@ -199,12 +199,15 @@ func (d *Daemon) applyEgress(c *container) {
 		d.layerMissing(c, alert.LayerNftables, err.Error())
 		return
 	}
-	d.mu.Lock()
-	if c.egress != nil {
-		_ = c.egress.Close()
+	if !publish(&d.mu, c, &c.egress, r) {
+		return // forgotten while the rules were installed
 	}
-	c.egress = r
-	d.mu.Unlock()
+	// A reload between reading the decision and publishing the rules.
+	if now := c.decision(); now != dec {
+		if err := r.Update(now.Profile); err != nil {
+			d.log.Error("updating egress rules", "namespace", c.Namespace, "container", c.ID, "error", err)
+		}
+	}
 	d.layerOn(c, alert.LayerNftables, "")
 	d.log.Info("egress rules installed", "namespace", c.Namespace, "container", c.ID, "netns", r.NetNS())
 }
@@ -217,9 +220,7 @@ func (d *Daemon) deniedLoop() {
 		if c == nil {
 			continue
 		}
-		d.mu.Lock()
-		prof := c.Profile
-		d.mu.Unlock()
+		prof := c.profile()
 		if prof == nil {
 			continue
 		}
@@ -298,9 +299,7 @@ func (d *Daemon) learnAuditTry(r audit.Record, retry bool) {
 		d.log.Debug("audit record of a process outside watched containers", "pid", r.PID, "syscall", r.Syscall, "exe", r.Exe)
 		return
 	}
-	d.mu.Lock()
-	prof := c.Profile
-	d.mu.Unlock()
+	prof := c.profile()
 	if prof == nil || prof.Mode != profiles.ModeLearn {
 		return
 	}

@@ -214,10 +214,7 @@ func (d *Daemon) landlockDenial(r audit.LandlockDenial, tries int) {
 		d.log.Warn("Landlock denial outside watched containers", "domain", r.Domain, "pid", r.PID, "exe", r.Exe, "blockers", strings.Join(r.Blockers, ","), "path", r.Path)
 		return
 	}
-	d.mu.Lock()
-	prof := c.Profile
-	d.mu.Unlock()
-	if prof == nil {
+	if c.profile() == nil {
 		return
 	}
 	v, ok := landlockViolation(r)

@@ -66,8 +66,8 @@ func (d *Daemon) layerMissingQuiet(c *container, name, reason string) {
 func (d *Daemon) unprotected(c *container, rule, layer, reason string) {
 	d.mu.Lock()
 	changed := recordLayer(c, api.Layer{Name: layer, Reason: reason})
-	prof := c.Profile
 	d.mu.Unlock()
+	prof := c.profile()
 	if !changed || prof == nil || prof.Mode == profiles.ModeLearn {
 		return
 	}
@@ -91,8 +91,9 @@ func (d *Daemon) unprotected(c *container, rule, layer, reason string) {
 // confined learns of its processes.
 func (d *Daemon) initialLayers(c *container) {
 	d.mu.Lock()
-	injected, prof := c.Injected, c.Profile
+	injected := c.Injected
 	d.mu.Unlock()
+	prof := c.profile()
 	switch {
 	case injected && prof != nil && prof.Mode == profiles.ModeLearn:
 		d.layerOn(c, alert.LayerSeccomp, "logging filter (learn)")

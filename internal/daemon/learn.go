@@ -233,10 +233,9 @@ func learnedProfile(src *profiles.Profile, sum rules.Summary, syscalls []string)
 
 // learn is called for every process snapshot of a learn-mode container.
 func (d *Daemon) learn(c *container, snap *snapshot) {
-	d.mu.Lock()
-	p := c.Profile
-	d.mu.Unlock()
-	d.learner.observe(p, snap, d.mon.capsRecorded(c))
+	if p := c.profile(); p != nil {
+		d.learner.observe(p, snap, d.mon.capsRecorded(c))
+	}
 }
 
 // flushLearned writes learned profiles and reports each update once.

@@ -17,9 +17,7 @@ func (d *Daemon) learnCaps(c *container, used uint64, fromStart bool) {
 	if !fromStart {
 		return
 	}
-	d.mu.Lock()
-	p := c.Profile
-	d.mu.Unlock()
+	p := c.profile()
 	if p == nil || p.Mode != profiles.ModeLearn {
 		return
 	}

@@ -175,12 +175,11 @@ func (m *monitor) fastExec(pid int, at time.Duration) (*container, proc.Key) {
 	if c == nil {
 		return nil, proc.Key{}
 	}
-	m.d.mu.Lock()
-	ch, prof, killed := c.checker, c.Profile, c.Killed
-	m.d.mu.Unlock()
-	if ch == nil || prof == nil || killed {
+	dec := c.decision()
+	if dec == nil || c.killed.Load() {
 		return c, key
 	}
+	ch, prof := dec.checker, dec.Profile
 	// The stat is read after the exe: a process now under the PID with
 	// another start time means the PID changed hands between the reads and
 	// the exe may be the newcomer's. An exited process is still judged.
@@ -291,10 +290,10 @@ func (m *monitor) startTime(pid int) uint64 {
 // running is evaluated at once; one registered by its createRuntime hook
 // only holds runc's init until start (the exec event, the start event and
 // the rescans evaluate it from then on).
-func (m *monitor) track(c *container, scan bool) {
+func (m *monitor) track(c *container, pid int, scan bool) {
 	m.mu.Lock()
-	if c.Pid > 0 {
-		m.lineage[c.Pid] = c
+	if pid > 0 {
+		m.lineage[pid] = c
 	}
 	m.mu.Unlock()
 	// Before user code: registered by its hook, or found created (not
@@ -302,7 +301,7 @@ func (m *monitor) track(c *container, scan bool) {
 	m.d.mu.Lock()
 	fromStart := c.Source == sourceHook || c.Status == "created"
 	m.d.mu.Unlock()
-	m.watchCgroup(c, fromStart && !scan)
+	m.watchCgroup(c, pid, fromStart && !scan)
 	if scan {
 		m.scanContainer(c)
 	}
@@ -416,12 +415,11 @@ func (m *monitor) evaluateKey(k proc.Key, c *container) (*container, proc.Key) {
 	if c == nil {
 		return nil, proc.Key{}
 	}
-	m.d.mu.Lock()
-	ch, prof, killed := c.checker, c.Profile, c.Killed
-	m.d.mu.Unlock()
-	if ch == nil || prof == nil || killed {
+	dec := c.decision()
+	if dec == nil || c.killed.Load() {
 		return c, p.Key()
 	}
+	ch, prof := dec.checker, dec.Profile
 	m.mu.Lock()
 	m.seen[p.Key()] = c
 	m.mu.Unlock()
@@ -499,8 +497,11 @@ func (m *monitor) killContainer(c *container) error {
 		}
 	}
 	m.mu.Unlock()
-	if c.Pid > 0 && c.PidStart > 0 {
-		keys = append(keys, proc.Key{PID: c.Pid, StartTime: c.PidStart})
+	m.d.mu.Lock()
+	initPid, initStart := c.Pid, c.PidStart
+	m.d.mu.Unlock()
+	if initPid > 0 && initStart > 0 {
+		keys = append(keys, proc.Key{PID: initPid, StartTime: initStart})
 	}
 	killed := 0
 	for _, k := range keys {

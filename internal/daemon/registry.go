@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/confinehq/confine/internal/api"
@@ -18,33 +20,96 @@ const (
 	sourceResync = "resync"
 )
 
+// decision is what confined enforces on a container: its profile (mode
+// override applied), the profile's digest and its compiled rules. It is
+// built whole and never modified once published: a registration or a
+// reload swaps in a new one, so every reader sees one profile with its own
+// rules, without a lock.
+type decision struct {
+	Profile *profiles.Profile
+	Digest  string
+	checker *checker
+}
+
 // container is confined's record of one container.
+//
+// Namespace, ID, Root, Source and Since are fixed when the record is
+// created; the decision and the killed flag are atomics; every other field
+// is guarded by Daemon.mu, which is never held across I/O.
 type container struct {
-	Namespace   string
-	ID          string
-	Root        string // runc's --root when it is part of the identity (hooks.QualifyingRoot)
+	Namespace string
+	ID        string
+	Root      string // runc's --root when it is part of the identity (hooks.QualifyingRoot)
+	Source    string
+	Since     time.Time
+
+	dec    atomic.Pointer[decision]
+	killed atomic.Bool
+
 	Name        string
 	Image       string
 	Labels      map[string]string
 	Annotations map[string]string
 	Pid         int    // init pid (host view)
 	PidStart    uint64 // its start time, to survive pid reuse
-	Profile     *profiles.Profile
-	Digest      string
 	Injected    bool
-	Source      string
 	Status      string
-	Since       time.Time
 	Violations  int
-	Killed      bool
 	KillReason  string
 	Notes       []string
 	Processes   int
 	Layers      []api.Layer // see layers.go
-	checker     *checker
 	egress      *egress.Rules
 	guard       *fanotify.Guard
 	secrets     *fanotify.SecretWatch // see secrets.go
+	// removed: unregistered; egress rules or a guard published after
+	// that are closed at once instead of being kept.
+	removed bool
+}
+
+// decision returns the decision in force (nil before the first one).
+func (c *container) decision() *decision { return c.dec.Load() }
+
+// profile returns the profile in force (nil before the first decision).
+func (c *container) profile() *profiles.Profile {
+	if dec := c.dec.Load(); dec != nil {
+		return dec.Profile
+	}
+	return nil
+}
+
+// newDecision compiles a profile into a decision.
+func newDecision(p *profiles.Profile) (*decision, error) {
+	ch, err := newChecker(p)
+	if err != nil {
+		return nil, err
+	}
+	return &decision{Profile: p, Digest: profiles.Digest(p), checker: ch}, nil
+}
+
+// publish stores v, built for c outside the lock (egress rules, a
+// fanotify guard), in c's field and closes the one it replaces. When c was
+// forgotten in the meantime v is closed instead and publish returns false.
+// mu is the lock of the records' fields (Daemon.mu).
+func publish[T interface {
+	comparable
+	io.Closer
+}](mu *sync.Mutex, c *container, field *T, v T) bool {
+	var none T
+	mu.Lock()
+	old, removed := *field, c.removed
+	if !removed {
+		*field = v
+	}
+	mu.Unlock()
+	if old != none && old != v {
+		_ = old.Close()
+	}
+	if removed {
+		_ = v.Close()
+		return false
+	}
+	return true
 }
 
 func (c *container) key() string { return containerKey(c.Namespace, c.ID, c.Root) }
@@ -58,7 +123,9 @@ func containerKey(ns, id, root string) string {
 	return ns + "/" + id + "@" + root
 }
 
-// registry holds the watched containers.
+// registry holds the watched containers. Lookups take only its own lock;
+// changes of membership are made under Daemon.mu too, so that a
+// get-or-create is one critical section.
 type registry struct {
 	mu sync.RWMutex
 	m  map[string]*container
@@ -121,17 +188,19 @@ func (r *registry) all() []*container {
 	return out
 }
 
+// apiView is what the API shows of a record; Daemon.mu held.
 func (c *container) apiView() api.Container {
 	v := api.Container{
 		Namespace: c.Namespace, ID: c.ID, Root: c.Root, Name: c.Name, Image: c.Image,
-		Digest: c.Digest, Pid: c.Pid, Processes: c.Processes, Violations: c.Violations,
+		Pid: c.Pid, Processes: c.Processes, Violations: c.Violations,
 		Injected: c.Injected, Source: c.Source, Status: c.Status, KillReason: c.KillReason,
 		Since: c.Since, Notes: append([]string(nil), c.Notes...),
 		Layers: append([]api.Layer(nil), c.Layers...),
 	}
-	if c.Profile != nil {
-		v.Profile = c.Profile.Name
-		v.Mode = string(c.Profile.Mode)
+	if dec := c.decision(); dec != nil {
+		v.Profile = dec.Profile.Name
+		v.Mode = string(dec.Profile.Mode)
+		v.Digest = dec.Digest
 	}
 	return v
 }

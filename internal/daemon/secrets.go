@@ -21,19 +21,20 @@ type secretRead struct {
 // every profile: each open is a "secret" alert, even when learned. A watch
 // that cannot start is noted on the container (confinectl ps) and logged.
 func (d *Daemon) startSecrets(c *container, bundle string) {
-	d.mu.Lock()
-	p := c.Profile
-	d.mu.Unlock()
+	p := c.profile()
 	if p == nil || envBool("CONFINE_NO_SECRETS") {
 		return
 	}
+	d.mu.Lock()
+	pid := c.Pid
+	d.mu.Unlock()
 	if bundle == "" {
 		d.note(c, "secret reads not watched: the container's bundle was not found")
 		return
 	}
 	w, err := fanotify.WatchSecrets(fanotify.SecretConfig{
 		ID:         c.key(),
-		Pid:        c.Pid,
+		Pid:        pid,
 		RootfsPath: filepath.Join(bundle, "rootfs"),
 		List:       secrets.New(p.Secrets.Ignore),
 		Report: func(r fanotify.SecretRead) {
@@ -51,24 +52,10 @@ func (d *Daemon) startSecrets(c *container, bundle string) {
 		d.note(c, "secret reads not watched: "+err.Error())
 		return
 	}
-	d.mu.Lock()
-	old := c.secrets
-	c.secrets = w
-	d.mu.Unlock()
-	if old != nil {
-		_ = old.Close()
+	if !publish(&d.mu, c, &c.secrets, w) {
+		return // forgotten while the watch started
 	}
 	d.log.Info("secret reads watched", "namespace", c.Namespace, "container", c.ID, "files", w.Marked())
-}
-
-func (d *Daemon) stopSecrets(c *container) {
-	d.mu.Lock()
-	w := c.secrets
-	c.secrets = nil
-	d.mu.Unlock()
-	if w != nil {
-		_ = w.Close()
-	}
 }
 
 // secretLoop turns secret reads into alerts: CONFINE_RULE secret, the
@@ -76,9 +63,7 @@ func (d *Daemon) stopSecrets(c *container) {
 func (d *Daemon) secretLoop() {
 	for sr := range d.secretCh {
 		c, r := sr.c, sr.r
-		d.mu.Lock()
-		prof := c.Profile
-		d.mu.Unlock()
+		prof := c.profile()
 		if prof == nil {
 			continue
 		}

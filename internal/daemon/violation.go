@@ -14,12 +14,11 @@ import (
 // saying why (or an alert only with onViolation: alert). files.watch hits
 // are alerts in every mode.
 func (d *Daemon) violation(c *container, snap *snapshot, v violationT) {
-	d.mu.Lock()
-	prof := c.Profile
-	if c.Killed {
-		d.mu.Unlock()
+	prof := c.profile()
+	if prof == nil || c.killed.Load() {
 		return
 	}
+	d.mu.Lock()
 	c.Violations++
 	d.mu.Unlock()
 	if v.Subject != "" && !strings.Contains(v.Detail, v.Subject) {
@@ -63,6 +62,10 @@ func (d *Daemon) baseAlert(c *container, prof *profiles.Profile, snap *snapshot)
 	d.mu.Lock()
 	image := c.Image
 	d.mu.Unlock()
+	digest := ""
+	if dec := c.decision(); dec != nil {
+		digest = dec.Digest
+	}
 	a := &alert.Alert{
 		Namespace: c.Namespace, Container: c.ID, Image: image,
 		Profile: prof.Name, Mode: string(prof.Mode),
@@ -72,7 +75,7 @@ func (d *Daemon) baseAlert(c *container, prof *profiles.Profile, snap *snapshot)
 		a.Exe = snap.Exe
 		uid := int(snap.UID)
 		a.UID = &uid
-		a.Extra = map[string]string{"PROFILE_DIGEST": c.Digest}
+		a.Extra = map[string]string{"PROFILE_DIGEST": digest}
 		if snap.StartTime != 0 {
 			a.Extra["PID_START"] = strconv.FormatUint(snap.StartTime, 10)
 		}
@@ -85,10 +88,8 @@ func (d *Daemon) baseAlert(c *container, prof *profiles.Profile, snap *snapshot)
 // onViolation: kill the container is killed as for any violation;
 // otherwise one "denied" alert (identical ones aggregated).
 func (d *Daemon) denied(c *container, snap *snapshot, v violationT) {
-	d.mu.Lock()
-	prof, killed := c.Profile, c.Killed
-	d.mu.Unlock()
-	if killed || prof == nil {
+	prof := c.profile()
+	if c.killed.Load() || prof == nil {
 		return
 	}
 	if prof.EffectiveOnViolation() == profiles.OnViolationKill {
