@@ -69,17 +69,18 @@ func TestBenchDetection(t *testing.T) {
 	}
 	var results []result
 	for _, mode := range []struct {
-		name string
-		env  []string
+		name   string
+		config string
 	}{
 		// The fanotify guard is off: it would deny the exec before it
 		// runs (exit 126), and this measures the after-the-fact path.
-		{"proc connector + rescan (500ms)", []string{"CONFINE_NO_FANOTIFY=1"}},
-		{"rescan only (500ms)", []string{"CONFINE_NO_PROC_EVENTS=1", "CONFINE_NO_FANOTIFY=1"}},
+		{"process events + rescan (500ms)", "fanotify_guard = false"},
+		{"rescan only (500ms)", "fanotify_guard = false\nprocess_events = \"none\""},
 	} {
 		bed := e2e.NewBed(t)
+		bed.WriteConfig(t, mode.config)
 		bed.WriteProfile(t, "app", killProfile)
-		bed.StartConfined(t, mode.env...)
+		bed.StartConfined(t)
 		shared := t.TempDir()
 		var lat []time.Duration
 		for i := 0; i < n; i++ {

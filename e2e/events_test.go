@@ -21,9 +21,9 @@ import (
 // else BPF on a kernel that loads it).
 func TestProcessEventsAloneDetect(t *testing.T) {
 	bed := e2e.NewBed(t)
-	bed.WriteConfig(t, `rescan_interval = "1h"`)
+	bed.WriteConfig(t, "rescan_interval = \"1h\"\nfanotify_guard = false")
 	bed.WriteProfile(t, "app", appProfile)
-	confined := bed.StartConfined(t, "CONFINE_NO_FANOTIFY=1")
+	confined := bed.StartConfined(t)
 	t.Cleanup(func() {
 		if t.Failed() {
 			data, _ := os.ReadFile(confined.Log)

@@ -32,7 +32,8 @@ func TestHostileContainers(t *testing.T) {
 	bed := e2e.NewBed(t)
 	bed.WriteProfile(t, "hostile", hostileProfile)
 	bed.WriteProfile(t, "bomb", "apiVersion: confine/v1\nname: bomb\nmode: monitor\nexec:\n  allow: [\"/bin/busybox\"]\n")
-	c := bed.StartConfined(t, "CONFINE_NO_FANOTIFY=1")
+	bed.WriteConfig(t, "fanotify_guard = false")
+	c := bed.StartConfined(t)
 	// memfd-exec (static Go: busybox cannot run a memfd) is in every
 	// container, at an allowed path.
 	tools := filepath.Join(bed.Dir, "tools")

@@ -84,7 +84,8 @@ func checkRefused(t *testing.T, where, out string, wantRefused bool) {
 func TestLandlockRefusesWithoutFanotify(t *testing.T) {
 	bed := e2e.NewBed(t)
 	bed.WriteProfile(t, "ll", strings.Replace(landlockProfile, "MODE", "enforce", 1))
-	c := bed.StartConfined(t, "CONFINE_NO_FANOTIFY=1")
+	bed.WriteConfig(t, "fanotify_guard = false")
+	c := bed.StartConfined(t)
 	id := testbed.UniqueID("ll")
 	r, err := bed.Start(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc,
 		Args:   []string{"sh", "-c", allowedScript + "; " + attackScript() + " echo END; sleep 300"},
@@ -149,7 +150,8 @@ func TestLandlockRefusesWithoutFanotify(t *testing.T) {
 func TestLandlockMonitorModeAllows(t *testing.T) {
 	bed := e2e.NewBed(t)
 	bed.WriteProfile(t, "ll", strings.Replace(landlockProfile, "MODE", "monitor", 1))
-	c := bed.StartConfined(t, "CONFINE_NO_FANOTIFY=1")
+	bed.WriteConfig(t, "fanotify_guard = false")
+	c := bed.StartConfined(t)
 	id := testbed.UniqueID("llm")
 	r, err := bed.Start(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc,
 		Args:   []string{"sh", "-c", allowedScript + "; " + attackScript() + " echo END; sleep 300"},
@@ -185,7 +187,8 @@ func TestLandlockMonitorModeAllows(t *testing.T) {
 func TestLandlockNativeSnapshotter(t *testing.T) {
 	bed := e2e.NewBed(t)
 	bed.WriteProfile(t, "ll", strings.Replace(landlockProfile, "MODE", "enforce", 1))
-	c := bed.StartConfined(t, "CONFINE_NO_FANOTIFY=1")
+	bed.WriteConfig(t, "fanotify_guard = false")
+	c := bed.StartConfined(t)
 	id := testbed.UniqueID("lln")
 	r, err := bed.Start(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc, Snapshotter: "native",
 		Args:   []string{"sh", "-c", "grep -q ' / overlay ' /proc/mounts && echo OVERLAY; " + allowedScript + "; " + attackScript() + " echo END; sleep 300"},

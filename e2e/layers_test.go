@@ -89,7 +89,7 @@ func TestLayersAndNotInjected(t *testing.T) {
 	}
 
 	a := bed.WaitAlert(t, 10*time.Second, map[string]string{"container_id": plainID, "rule": "not_injected"})
-	if a["event"] != "unprotected" || a["layer"] != "seccomp" || a["message_id"] != "6c1c7f3e0f3a4b5e9d1a2b3c4d5e6f07" || a["priority"] != float64(3) {
+	if a["event"] != "unprotected" || a["layer"] != "seccomp" || a["message_id"] != "ca562c546c454dadb0ffa10ce7540f7f" || a["priority"] != float64(3) {
 		t.Errorf("not_injected alert %v", a)
 	}
 	if got := bed.FindAlerts(t, map[string]string{"container_id": injID, "event": "unprotected"}); len(got) != 0 {

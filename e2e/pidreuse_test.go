@@ -27,10 +27,10 @@ import (
 // before it happens.
 func TestPIDReuse(t *testing.T) {
 	bed := e2e.NewBed(t)
-	bed.WriteConfig(t, "landlock = false")
+	bed.WriteConfig(t, "landlock = false\nfanotify_guard = false")
 	bed.WriteProfile(t, "pra", "apiVersion: confine/v1\nname: pra\nmode: enforce\nexec:\n  allow: [\"/bin/busybox\"]\nonViolation: kill\n")
 	bed.WriteProfile(t, "prb", "apiVersion: confine/v1\nname: prb\nmode: enforce\nexec:\n  allow: [\"/bin/busybox\", \"/tmp/b/**\"]\nonViolation: kill\n")
-	c := bed.StartConfined(t, "CONFINE_NO_FANOTIFY=1")
+	c := bed.StartConfined(t)
 	stopped := false
 	t.Cleanup(func() {
 		if stopped {

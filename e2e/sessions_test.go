@@ -51,7 +51,8 @@ seccomp:
 execSessions: %s
 `, policy, policy))
 	}
-	c := bed.StartConfined(t, "CONFINE_NO_FANOTIFY=1")
+	bed.WriteConfig(t, "fanotify_guard = false")
+	c := bed.StartConfined(t)
 	// The dropped binary lives a moment, as an operator's command does: a
 	// process gone before /proc is read is seen by the seccomp listener
 	// only (see the note in internal/daemon/sessions.go).

@@ -21,9 +21,9 @@ func TestJournaldOutage(t *testing.T) {
 	sock := filepath.Join(bed.Dir, "journal.sock")
 	// The jsonl sink (delivered after journald) tells when the alert was
 	// emitted, so the journal comes back only after it failed to take it.
-	bed.WriteConfig(t, `alert_sinks = ["journald", "jsonl:`+bed.AlertsPath+`"]`)
+	bed.WriteConfig(t, `alert_sinks = ["journald:`+sock+`", "jsonl:`+bed.AlertsPath+`"]`)
 	bed.WriteProfile(t, "app", appProfile)
-	c := bed.StartConfined(t, "CONFINE_JOURNAL_SOCKET="+sock)
+	c := bed.StartConfined(t)
 
 	id := testbed.UniqueID("out")
 	r, err := bed.Start(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc, Args: []string{"sleep", "60"}, Labels: map[string]string{"confine.profile": "app"}})

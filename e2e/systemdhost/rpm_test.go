@@ -67,7 +67,7 @@ func TestRPMScriptlets(t *testing.T) {
 	if !exists("/etc/systemd/system/multi-user.target.wants/confined.service") {
 		t.Error("the post-install scriptlet did not enable confined.service (offline systemctl enable)")
 	}
-	if out, err := in("journalctl --list-catalog 6c1c7f3e0f3a4b5e9d1a2b3c4d5e6f02"); err != nil || !strings.Contains(out, "confine") {
+	if out, err := in("journalctl --list-catalog 9023a702035a4939b818549588f8be1c"); err != nil || !strings.Contains(out, "confine") {
 		t.Errorf("%%post did not update the journal catalog: %v\n%s", err, out)
 	}
 

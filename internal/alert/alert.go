@@ -19,6 +19,9 @@ const (
 	EventLearned      = "learned"
 	EventProfileError = "profile_error"
 	EventSinkOutage   = "sink_outage"
+	// EventEventsLost: events or findings lost to a full queue (one alert
+	// per source; confine_events_lost_total counts them all).
+	EventEventsLost = "events_lost"
 	// EventExecSession: a command of an audited operator exec session
 	// (execSessions: audit), or a denied session killed.
 	EventExecSession = "exec_session"

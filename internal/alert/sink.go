@@ -27,9 +27,11 @@ func NewSinks(names []string) ([]Sink, error) {
 	for _, n := range names {
 		switch {
 		case n == "journald":
-			// CONFINE_JOURNAL_SOCKET points the sink at another socket
-			// speaking journald's native protocol (tests, relays).
-			out = append(out, &Journald{Socket: os.Getenv("CONFINE_JOURNAL_SOCKET")})
+			out = append(out, &Journald{})
+		case strings.HasPrefix(n, "journald:"):
+			// Another socket speaking journald's native protocol (a
+			// relay, a test's own journald).
+			out = append(out, &Journald{Socket: strings.TrimPrefix(n, "journald:")})
 		case n == "stderr":
 			out = append(out, &Writer{name: "stderr", w: os.Stderr})
 		case strings.HasPrefix(n, "jsonl:"):

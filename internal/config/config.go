@@ -31,6 +31,9 @@ const (
 	ProcessEventsAuto          = "auto"
 	ProcessEventsBPF           = "bpf"
 	ProcessEventsProcConnector = "proc_connector"
+	// ProcessEventsNone: no process events, /proc rescans only (slower
+	// detection; what the benchmarks compare against).
+	ProcessEventsNone = "none"
 )
 
 // Config is the daemon's and the tools' configuration.
@@ -59,8 +62,17 @@ type Config struct {
 	DockerNamespace string `toml:"docker_namespace" json:"docker_namespace"`
 	// ProcessEvents is where process events come from: ProcessEventsAuto
 	// (BPF, else the proc connector), ProcessEventsBPF (BPF or refuse to
-	// start) or ProcessEventsProcConnector.
+	// start), ProcessEventsProcConnector or ProcessEventsNone.
 	ProcessEvents string `toml:"process_events" json:"process_events"`
+	// FanotifyGuard puts containers with exec.allow, files.deny or
+	// files.readOnly behind fanotify permission events (refused before
+	// they happen); false leaves them to Landlock and the monitor.
+	FanotifyGuard bool `toml:"fanotify_guard" json:"fanotify_guard"`
+	// SecretWatch reports every open of a container's credential files
+	// (fanotify notification marks); false turns the watch off.
+	SecretWatch bool `toml:"secret_watch" json:"secret_watch"`
+	// ProcRoot is the procfs confined reads processes from.
+	ProcRoot string `toml:"proc_root" json:"proc_root"`
 	// Landlock false keeps confine-init (Landlock) out of enforce
 	// containers: their file and exec rules are then enforced by the
 	// fanotify guard and the monitor only, as on kernels without Landlock.
@@ -117,6 +129,9 @@ func Default() *Config {
 		RegistryCAFiles:   []string{},
 		ProcessEvents:     ProcessEventsAuto,
 		Landlock:          true,
+		FanotifyGuard:     true,
+		SecretWatch:       true,
+		ProcRoot:          "/proc",
 	}
 }
 
@@ -199,6 +214,7 @@ func (c *Config) Validate() error {
 	for k, v := range map[string]string{
 		"containerd_address": c.ContainerdAddress, "runc_path": c.RuncPath,
 		"profiles_dir": c.ProfilesDir, "state_dir": c.StateDir, "run_dir": c.RunDir,
+		"proc_root": c.ProcRoot,
 	} {
 		if v == "" {
 			return fmt.Errorf("key %s: must not be empty", k)
@@ -217,16 +233,17 @@ func (c *Config) Validate() error {
 		return err
 	}
 	switch c.ProcessEvents {
-	case ProcessEventsAuto, ProcessEventsBPF, ProcessEventsProcConnector:
+	case ProcessEventsAuto, ProcessEventsBPF, ProcessEventsProcConnector, ProcessEventsNone:
 	default:
-		return fmt.Errorf("key process_events: %q is not auto, bpf or proc_connector", c.ProcessEvents)
+		return fmt.Errorf("key process_events: %q is not auto, bpf, proc_connector or none", c.ProcessEvents)
 	}
 	for _, s := range c.AlertSinks {
 		switch {
 		case s == "journald", s == "stderr":
 		case strings.HasPrefix(s, "jsonl:") && filepath.IsAbs(strings.TrimPrefix(s, "jsonl:")):
+		case strings.HasPrefix(s, "journald:") && filepath.IsAbs(strings.TrimPrefix(s, "journald:")):
 		default:
-			return fmt.Errorf("key alert_sinks: %q is not journald, stderr or jsonl:/absolute/path", s)
+			return fmt.Errorf("key alert_sinks: %q is not journald, journald:/absolute/socket, stderr or jsonl:/absolute/path", s)
 		}
 	}
 	return nil

@@ -83,3 +83,42 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestSwitchesAreKeys: what tests and benchmarks switch off is a key of
+// the file (no environment variable), with a clear error for bad values.
+func TestSwitchesAreKeys(t *testing.T) {
+	d := Default()
+	if !d.FanotifyGuard || !d.SecretWatch || d.ProcRoot != "/proc" || d.ProcessEvents != ProcessEventsAuto {
+		t.Fatalf("defaults: guard %v, secrets %v, proc_root %q, process_events %q", d.FanotifyGuard, d.SecretWatch, d.ProcRoot, d.ProcessEvents)
+	}
+	c, err := Parse([]byte("fanotify_guard = false\nsecret_watch = false\nprocess_events = \"none\"\nproc_root = \"/tmp/proc\"\nalert_sinks = [\"journald:/tmp/j.sock\"]\n"), "x.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.FanotifyGuard || c.SecretWatch || c.ProcessEvents != ProcessEventsNone || c.ProcRoot != "/tmp/proc" || c.AlertSinks[0] != "journald:/tmp/j.sock" {
+		t.Fatalf("parsed: %+v", c)
+	}
+	for src, want := range map[string]string{
+		"proc_root = \"proc\"\n":                       "proc_root",
+		"process_events = \"netlink\"\n":               "process_events",
+		"alert_sinks = [\"journald:relative.sock\"]\n": "journald:/absolute/socket",
+	} {
+		if _, err := Parse([]byte(src), "x.toml"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want one naming %s", src, err, want)
+		}
+	}
+}
+
+// TestPackagedFileNamesEveryKey: the commented confine.toml shipped in the
+// packages mentions every key confined reads.
+func TestPackagedFileNamesEveryKey(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "packaging", "etc", "confine.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"fanotify_guard", "secret_watch", "proc_root", "process_events", "landlock", "alert_sinks", "rescan_interval"} {
+		if !strings.Contains(string(data), "#"+key+" = ") {
+			t.Errorf("packaging/etc/confine.toml does not show %s", key)
+		}
+	}
+}

@@ -110,12 +110,8 @@ func (m *monitor) bpfLoop() {
 	defer close(m.done)
 	for ev := range m.bpf.src.Events() {
 		if ev.Kind == bpfevents.KindLost {
-			m.d.log.Warn("bpf process events lost (ring buffer full): rescanning /proc now", "lost", ev.Lost)
 			m.d.metrics.eventsLost.Add(float64(ev.Lost))
-			select {
-			case m.d.rescanNow <- struct{}{}:
-			default:
-			}
+			m.d.lost.lost(lostBPF, "process events (bpf ring buffer full)", ev.Lost)
 			continue
 		}
 		m.d.metrics.events.Inc()

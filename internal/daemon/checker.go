@@ -1,9 +1,6 @@
 package daemon
 
 import (
-	"os"
-	"strconv"
-
 	"github.com/confinehq/confine/monitor/rules"
 	"github.com/confinehq/confine/profiles"
 )
@@ -28,17 +25,4 @@ func newChecker(p *profiles.Profile) (*checker, error) {
 
 func (c *checker) evaluate(snap *snapshot) []violationT {
 	return c.set.Evaluate(*snap)
-}
-
-// procRoot is /proc unless CONFINE_PROC_ROOT says otherwise (tests).
-func procRoot() string {
-	if r := os.Getenv("CONFINE_PROC_ROOT"); r != "" {
-		return r
-	}
-	return "/proc"
-}
-
-func envBool(name string) bool {
-	v, _ := strconv.ParseBool(os.Getenv(name))
-	return v
 }

@@ -75,6 +75,21 @@ type Daemon struct {
 	}
 
 	rescanNow chan struct{}
+	// lost is the overflow policy of every source (overflow.go);
+	// lostSeen follows the loss counters sources keep themselves.
+	lost     *overflow
+	lostSeen lostCounter
+	// auditDropped counts audit records the reader had no room for.
+	auditDropped *atomic.Uint64
+}
+
+// requestRescan asks the main loop for a /proc rescan soon (requests
+// coalesce).
+func (d *Daemon) requestRescan() {
+	select {
+	case d.rescanNow <- struct{}{}:
+	default:
+	}
 }
 
 // New builds a daemon from its configuration.
@@ -103,6 +118,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.lost = newOverflow(log, d.metrics, d.alerts, d.requestRescan)
 	d.mon, err = newMonitor(d)
 	if err != nil {
 		return nil, err
@@ -245,6 +261,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				d.reload("profiles directory changed")
 			}
 			d.mon.rescan()
+			d.collectLost()
 			d.flushLearned()
 			d.alerts.flushSpool()
 			d.updateGauges()
@@ -395,7 +412,7 @@ func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) 
 	// fanotify in front of its files.
 	d.applyEgress(c)
 	tr.Mark("nftables")
-	if !envBool("CONFINE_NO_FANOTIFY") {
+	if d.cfg.FanotifyGuard {
 		d.startGuard(c, st.Bundle)
 	}
 	tr.Mark("fanotify guard")
@@ -538,7 +555,7 @@ func (d *Daemon) registerFromContainerd(info *watch.Container, source string) {
 	// A guard and the secret watch attach to a running container too
 	// (after a restart).
 	_, bundle := d.mon.bundleAnnotations(pid, c.ID)
-	if !envBool("CONFINE_NO_FANOTIFY") {
+	if d.cfg.FanotifyGuard {
 		d.startGuard(c, bundle)
 	}
 	d.startSecrets(c, bundle)

@@ -68,6 +68,7 @@ func (d *Daemon) startGuard(c *container, bundle string) {
 			select {
 			case d.guardCh <- gr:
 			default:
+				d.lost.lost(lostFanotify, "fanotify decisions to report", 1)
 			}
 		},
 		FailOpen: d.cfg.FailMode == config.FailOpen,

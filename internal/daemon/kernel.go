@@ -115,7 +115,7 @@ func (d *Daemon) queueSeccomp(ev seccompEvent) {
 	select {
 	case d.seccompCh <- ev:
 	default:
-		d.log.Warn("seccomp event queue full; alert summarised in the log only", "namespace", ev.ns, "container", ev.id, "syscall", ev.syscall)
+		d.lost.lost(lostSeccomp, "refused syscalls to report", 1)
 	}
 }
 
@@ -263,6 +263,7 @@ func (d *Daemon) startAudit(ctx context.Context) (restore func()) {
 		}
 		return restore
 	}
+	d.auditDropped = s.Dropped
 	go func() {
 		for r := range s.Seccomp {
 			d.learnAudit(r)

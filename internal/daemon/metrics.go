@@ -19,6 +19,7 @@ type metrics struct {
 	processes     prometheus.Gauge
 	events        prometheus.Counter
 	eventsLost    prometheus.Counter
+	eventsLostBy  *prometheus.CounterVec
 	pidReused     prometheus.Counter
 	rescans       prometheus.Counter
 	violations    *prometheus.CounterVec
@@ -39,6 +40,7 @@ func newMetrics() *metrics {
 		processes:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "confine_processes", Help: "Processes tracked in watched containers at the last rescan."}),
 		events:        prometheus.NewCounter(prometheus.CounterOpts{Name: "confine_process_events_total", Help: "Process events received from the kernel."}),
 		eventsLost:    prometheus.NewCounter(prometheus.CounterOpts{Name: "confine_process_events_lost_total", Help: "Receive-queue overflows of the process event socket (each followed by a rescan)."}),
+		eventsLostBy:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "confine_events_lost_total", Help: "Events or findings lost to a full queue, by source (each followed by a rescan)."}, []string{"source"}),
 		pidReused:     prometheus.NewCounter(prometheus.CounterOpts{Name: "confine_process_events_pid_reused_total", Help: "Exec events whose PID belonged to another process by the time they were read (not judged, not attributed)."}),
 		rescans:       prometheus.NewCounter(prometheus.CounterOpts{Name: "confine_rescans_total", Help: "Full /proc rescans."}),
 		violations:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "confine_violations_total", Help: "Violations by rule and mode."}, []string{"rule", "mode"}),
@@ -51,7 +53,7 @@ func newMetrics() *metrics {
 		execUnjudged:  prometheus.NewCounter(prometheus.CounterOpts{Name: "confine_exec_unjudged_total", Help: "Exec events (bpf) of processes gone before /proc was read whose executable could not be tied to a path (relative name, symlink)."}),
 		eventSource:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "confine_process_event_source", Help: "1 for the process event source in use: bpf, proc_connector or none (rescans only)."}, []string{"source"}),
 	}
-	m.reg.MustRegister(m.containers, m.processes, m.events, m.eventsLost, m.pidReused, m.rescans, m.violations, m.kills,
+	m.reg.MustRegister(m.containers, m.processes, m.events, m.eventsLost, m.eventsLostBy, m.pidReused, m.rescans, m.violations, m.kills,
 		m.detection, m.sinkErrors, m.profileErrors, m.learnSyscalls, m.alertsSent, m.eventSource, m.execUnjudged,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/confinehq/confine/internal/config"
 	"github.com/confinehq/confine/monitor/kill"
 	"github.com/confinehq/confine/monitor/proc"
 	"github.com/confinehq/confine/monitor/proccon"
@@ -21,8 +22,9 @@ type monitor struct {
 	d  *Daemon
 	fs proc.FS
 
-	// UseEvents switches the proc connector on (default); off means
-	// rescan-only, which the benchmarks compare against.
+	// useEvents: process events (BPF or the proc connector) are on; off
+	// (process_events = "none") means rescan-only, which the benchmarks
+	// compare against.
 	useEvents bool
 	conn      *proccon.Conn
 	eventsErr string // why conn is nil (layers.go)
@@ -47,18 +49,18 @@ type monitor struct {
 }
 
 func newMonitor(d *Daemon) (*monitor, error) {
-	fs, err := proc.NewFS(procRoot())
+	fs, err := proc.NewFS(d.cfg.ProcRoot)
 	if err != nil {
 		return nil, err
 	}
-	return &monitor{d: d, fs: fs, useEvents: !envBool("CONFINE_NO_PROC_EVENTS"), lineage: map[int]*container{}, exited: map[int]exitedProc{}, seen: map[proc.Key]*container{}, reported: map[proc.Key]map[string]bool{}}, nil
+	return &monitor{d: d, fs: fs, useEvents: d.cfg.ProcessEvents != config.ProcessEventsNone, lineage: map[int]*container{}, exited: map[int]exitedProc{}, seen: map[proc.Key]*container{}, reported: map[proc.Key]map[string]bool{}}, nil
 }
 
 func (m *monitor) start(ctx context.Context) error {
 	m.setSource(eventSourceNone)
 	if !m.useEvents {
 		m.d.log.Warn("process events switched off: rescan only")
-		m.eventsErr = "process events switched off (CONFINE_NO_PROC_EVENTS)"
+		m.eventsErr = "process events switched off (process_events = \"none\")"
 		return nil
 	}
 	if ok, err := m.startEvents(ctx); ok || err != nil {
@@ -93,12 +95,8 @@ func (m *monitor) loop() {
 	for ev := range m.conn.Events() {
 		switch ev.Kind {
 		case proccon.KindOverflow:
-			m.d.log.Warn("process events lost (receive queue overflow): rescanning /proc now")
 			m.d.metrics.eventsLost.Inc()
-			select {
-			case m.d.rescanNow <- struct{}{}:
-			default:
-			}
+			m.d.lost.lost(lostProcConnector, "process events (receive queue overflow)", 1)
 		case proccon.KindFork:
 			if !ev.Leader() {
 				continue

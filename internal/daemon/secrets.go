@@ -22,7 +22,7 @@ type secretRead struct {
 // that cannot start is noted on the container (confinectl ps) and logged.
 func (d *Daemon) startSecrets(c *container, bundle string) {
 	p := c.profile()
-	if p == nil || envBool("CONFINE_NO_SECRETS") {
+	if p == nil || !d.cfg.SecretWatch {
 		return
 	}
 	d.mu.Lock()
@@ -42,6 +42,7 @@ func (d *Daemon) startSecrets(c *container, bundle string) {
 			case d.secretCh <- secretRead{c: c, r: r}:
 			default:
 				d.stats.secretsLost.Add(1)
+				d.lost.lost(lostSecrets, "secret reads to report", 1)
 			}
 		},
 		Log:  d.log,
@@ -70,6 +71,7 @@ func (d *Daemon) secretLoop() {
 		if r.Lost > 0 {
 			d.stats.secretsLost.Add(r.Lost)
 			d.log.Warn("secret-read events lost (fanotify queue overflow)", "namespace", c.Namespace, "container", c.ID, "lost", r.Lost)
+			d.lost.lost(lostSecrets, "secret reads (fanotify queue overflow)", r.Lost)
 			continue
 		}
 		a := d.baseAlert(c, prof, &snapshot{PID: r.PID, Exe: r.Exe})

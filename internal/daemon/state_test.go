@@ -60,6 +60,7 @@ func stateDaemon(t *testing.T, profileYAML string) (*Daemon, *syncBuffer) {
 	}
 	d.alerts.close()
 	d.alerts = newAlerterWith(quietLog(), d.metrics, []alert.Sink{&memSink{}}, time.Now)
+	d.lost = newOverflow(quietLog(), d.metrics, d.alerts, d.requestRescan)
 	if errs, _ := d.profiles.Load(); len(errs) != 0 {
 		t.Fatalf("profiles: %v", errs)
 	}
