@@ -92,7 +92,7 @@ func TestLearnPromoteEnforce(t *testing.T) {
 	waitStatus(t, c, "promoted profile loaded", func(errs []string, _ int) bool { return len(errs) == 0 })
 	r := runWorkload(t, bed, c, labels)
 	defer r.Close()
-	time.Sleep(time.Second) // a couple of rescans
+	bed.WaitRescans(t, 2) // the workload judged under the promoted profile
 	if got := bed.FindAlerts(t, map[string]string{"container_id": r.ID}); len(got) != 0 {
 		t.Fatalf("the promoted profile raised alerts for the learned workload: %v", got)
 	}

@@ -68,7 +68,7 @@ func TestReloadKeepsLastGoodAndAppliesChanges(t *testing.T) {
 	if err != nil || !strings.Contains(res.Stdout, "allowed") {
 		t.Fatalf("exec allowed by the reloaded profile failed: %v %+v", err, res)
 	}
-	time.Sleep(time.Second) // a rescan
+	bed.WaitRescans(t, 2) // the whole container judged again under the new profile
 	if _, exited := waitExit(t, r, time.Second); exited {
 		t.Fatalf("container killed although the reloaded profile allows it; alerts %v", bed.Alerts(t))
 	}

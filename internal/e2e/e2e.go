@@ -77,6 +77,9 @@ type Bed struct {
 	Profiles   string
 	AlertsPath string
 	Runc       string // confine-runc, for RunOptions.Runtime
+	// MetricsAddress is where confined serves /metrics ("" when the
+	// test's own config sets metrics_address).
+	MetricsAddress string
 }
 
 // NewBed starts a private containerd whose environment names the test's
@@ -127,6 +130,11 @@ run_dir = %q
 	}
 	if !strings.Contains(extra, "rescan_interval") {
 		cfg += "rescan_interval = \"500ms\"\n"
+	}
+	b.MetricsAddress = ""
+	if !strings.Contains(extra, "metrics_address") {
+		b.MetricsAddress = freeAddress(t)
+		cfg += fmt.Sprintf("metrics_address = %q\n", b.MetricsAddress)
 	}
 	// make test runs the suite with each process event source.
 	if v := os.Getenv(ProcessEventsEnv); v != "" && !strings.Contains(extra, "process_events") {
