@@ -1,6 +1,8 @@
 package kill
 
 import (
+	"github.com/confinehq/confine/internal/testbed"
+
 	"bufio"
 	"context"
 	"errors"
@@ -28,25 +30,6 @@ func TestMain(m *testing.M) {
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	os.Exit(m.Run())
 }
-
-// requireRoot declares a test that needs root. Under `make test`
-// (CONFINE_REQUIRE_ROOT=1) a missing privilege is a failure.
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Getenv("CONFINE_SKIP_ROOT") != "" {
-		t.Skip("CONFINE_SKIP_ROOT set")
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CONFINE_REQUIRE_ROOT") != "" {
-			t.Fatal("this test needs root: run `sudo make test`")
-		}
-		t.Skip("needs root")
-	}
-}
-
-// bound is how long a test waits for something that normally takes
-// milliseconds. Reaching it is a failure, never a measurement.
-const bound = 30 * time.Second
 
 // hierarchy returns the mount point of a real cgroup hierarchy: "v2" is the
 // cgroup2 mount (hybrid "unified", or the root on pure v2), anything else a
@@ -91,7 +74,7 @@ func removeCgroup(t testing.TB, dir string) {
 	if pids, _ := procsTree(dir); len(pids) > 0 {
 		_ = killCgroup(dir, true)
 	}
-	deadline := time.Now().Add(bound)
+	deadline := time.Now().Add(testbed.Bound)
 	for {
 		err := removeTree(dir)
 		if err == nil || notExist(err) {
@@ -247,7 +230,7 @@ func reapKilled(t testing.TB, ps []child) {
 
 func waitEmpty(t testing.TB, dir string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	ctx, cancel := context.WithTimeout(context.Background(), testbed.Bound)
 	defer cancel()
 	if err := Wait(ctx, dir); err != nil {
 		t.Fatal(err)
@@ -258,7 +241,7 @@ func waitEmpty(t testing.TB, dir string) {
 }
 
 func TestKillCgroup(t *testing.T) {
-	requireRoot(t)
+	testbed.RequiresRoot(t)
 	tests := []struct {
 		name        string
 		hierarchy   string
@@ -368,7 +351,7 @@ func startTimeOf(t testing.TB, pid int) uint64 {
 }
 
 func TestKillPidfd(t *testing.T) {
-	requireRoot(t)
+	testbed.RequiresRoot(t)
 	cmd := exec.Command("sleep", "1000")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -398,7 +381,7 @@ func TestKillPidfd(t *testing.T) {
 // BenchmarkKill measures the time from the kill call to an empty cgroup
 // (every process dead) for a cgroup of 5 sleeps, by each method.
 func BenchmarkKill(b *testing.B) {
-	requireRoot(b)
+	testbed.RequiresRoot(b)
 	methods := []struct {
 		name      string
 		hierarchy string

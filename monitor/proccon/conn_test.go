@@ -1,8 +1,9 @@
 package proccon
 
 import (
+	"github.com/confinehq/confine/internal/testbed"
+
 	"context"
-	"os"
 	"os/exec"
 	"runtime"
 	"slices"
@@ -14,25 +15,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// requireRoot declares a test that needs root (CAP_NET_ADMIN). Under
-// `make test` (CONFINE_REQUIRE_ROOT=1) a missing privilege is a failure.
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Getenv("CONFINE_SKIP_ROOT") != "" {
-		t.Skip("CONFINE_SKIP_ROOT set")
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CONFINE_REQUIRE_ROOT") != "" {
-			t.Fatal("this test needs root: run `sudo make test`")
-		}
-		t.Skip("needs root")
-	}
-}
-
-// bound is how long a test waits for something that normally takes
-// milliseconds. Reaching it is a failure, never a measurement.
-const bound = 30 * time.Second
 
 // runTrue forks and execs /bin/true and waits for it; it returns its pid.
 func runTrue(t testing.TB) int {
@@ -59,7 +41,7 @@ func listen(t testing.TB, ctx context.Context, opts ...Option) *Conn {
 func waitExec(t testing.TB, c *Conn, pid int) []Event {
 	t.Helper()
 	var before []Event
-	timeout := time.After(bound)
+	timeout := time.After(testbed.Bound)
 	for {
 		select {
 		case ev, ok := <-c.Events():
@@ -71,7 +53,7 @@ func waitExec(t testing.TB, c *Conn, pid int) []Event {
 			}
 			before = append(before, ev)
 		case <-timeout:
-			t.Fatalf("no exec event for pid %d within %s", pid, bound)
+			t.Fatalf("no exec event for pid %d within %s", pid, testbed.Bound)
 		}
 	}
 }
@@ -95,7 +77,7 @@ func kernelAtLeast(t testing.TB, major, minor int) bool {
 // TestExecBurst forks and execs /bin/true 1,000 times and checks that the
 // exec and the exit of every one of them was seen.
 func TestExecBurst(t *testing.T) {
-	requireRoot(t)
+	testbed.RequiresRoot(t)
 	const n = 1000
 	c := listen(t, context.Background(), WithKinds(KindFork, KindExec, KindExit))
 
@@ -145,7 +127,7 @@ func TestExecBurst(t *testing.T) {
 					exits[ev.TGID]++
 				}
 			case expect = <-want:
-				timeout = time.After(bound)
+				timeout = time.After(testbed.Bound)
 			case <-timeout:
 				r, _ := check()
 				done <- r
@@ -194,7 +176,7 @@ func TestExecBurst(t *testing.T) {
 // the loss must show as KindOverflow (or nothing may be lost), and the
 // connection must keep delivering afterwards.
 func TestOverflow(t *testing.T) {
-	requireRoot(t)
+	testbed.RequiresRoot(t)
 	const n = 300
 	c := listen(t, context.Background(), WithKinds(KindFork, KindExec, KindExit), WithReadBuffer(1), WithChannelSize(1))
 	t.Logf("receive buffer granted: %d bytes", c.ReadBuffer())
@@ -221,7 +203,7 @@ func TestOverflow(t *testing.T) {
 			}
 		}
 	}()
-	deadline := time.After(bound)
+	deadline := time.After(testbed.Bound)
 	for found := false; !found; {
 		cmd := exec.Command("/bin/true")
 		mu.Lock() // the marker's pid is known before its events are read
@@ -237,7 +219,7 @@ func TestOverflow(t *testing.T) {
 			found = true
 		case <-time.After(100 * time.Millisecond): // retry with another marker
 		case <-deadline:
-			t.Fatalf("no marker exec within %s", bound)
+			t.Fatalf("no marker exec within %s", testbed.Bound)
 		}
 	}
 
@@ -264,7 +246,7 @@ func TestOverflow(t *testing.T) {
 // TestKernelFilter checks that on Linux >= 6.6 the kernel filters event
 // types: nothing of an unwanted kind reaches the socket.
 func TestKernelFilter(t *testing.T) {
-	requireRoot(t)
+	testbed.RequiresRoot(t)
 	c := listen(t, context.Background(), WithKinds(KindExec))
 	if !kernelAtLeast(t, 6, 6) {
 		t.Skipf("kernel filter needs Linux 6.6 (kernel filter detected: %v)", c.KernelFilter())
@@ -292,7 +274,7 @@ func TestKernelFilter(t *testing.T) {
 // TestUserFilter runs the path of kernels before 6.6: every event type
 // reaches the socket and unwanted kinds are dropped here.
 func TestUserFilter(t *testing.T) {
-	requireRoot(t)
+	testbed.RequiresRoot(t)
 	c := listen(t, context.Background(), WithKinds(KindExec), func(o *options) { o.noKernelFilter = true })
 	if c.KernelFilter() {
 		t.Fatal("kernel filter negotiated although disabled")
@@ -314,7 +296,7 @@ func TestUserFilter(t *testing.T) {
 }
 
 func TestCloseAndCancel(t *testing.T) {
-	requireRoot(t)
+	testbed.RequiresRoot(t)
 	base := runtime.NumGoroutine()
 
 	t.Run("close", func(t *testing.T) {
@@ -351,7 +333,7 @@ func TestCloseAndCancel(t *testing.T) {
 			t.Fatal(err)
 		}
 		cancel()
-		timeout := time.After(bound)
+		timeout := time.After(testbed.Bound)
 		for open := true; open; {
 			select {
 			case _, open = <-c.Events():
@@ -374,7 +356,7 @@ func TestCloseAndCancel(t *testing.T) {
 		}
 	})
 
-	deadline := time.Now().Add(bound)
+	deadline := time.Now().Add(testbed.Bound)
 	for runtime.NumGoroutine() > base {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<16)
@@ -387,7 +369,7 @@ func TestCloseAndCancel(t *testing.T) {
 // BenchmarkDelivery measures the time from the kernel's timestamp of an exec
 // to its arrival on the Events channel, while /bin/true runs b.N times.
 func BenchmarkDelivery(b *testing.B) {
-	requireRoot(b)
+	testbed.RequiresRoot(b)
 	c := listen(b, context.Background(), WithKinds(KindExec))
 	lat := make(chan []time.Duration)
 	stop := make(chan struct{})
