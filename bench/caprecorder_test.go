@@ -13,7 +13,7 @@ import (
 // recorder on a realistic workload (httpdWorkload: busybox httpd and 300
 // wget requests, a fork and exec each, as root), through confined and
 // confine-runc with process_events = "bpf": one confined with the
-// recorder, one without (CONFINE_NO_CAP_RECORDER=1), both running, runs
+// recorder, one without (capability_recorder = false), both running, runs
 // interleaved; the workload's time, and the confined CPU spent over the
 // runs. Run: CONFINE_BENCH=1 go test -run TestBenchCapRecorderLearn -v ./bench/
 func TestBenchCapRecorderLearn(t *testing.T) {
@@ -26,15 +26,11 @@ func TestBenchCapRecorderLearn(t *testing.T) {
 		cpu  time.Duration
 	}
 	var sides []*side
-	for _, s := range []struct{ name, env string }{{"learn, bpf events + capability recorder", ""}, {"learn, bpf events, no recorder", "CONFINE_NO_CAP_RECORDER=1"}} {
+	for _, s := range []struct{ name, config string }{{"learn, bpf events + capability recorder", ""}, {"learn, bpf events, no recorder", "capability_recorder = false"}} {
 		bed := e2e.NewBed(t)
-		bed.WriteConfig(t, `process_events = "bpf"`)
+		bed.WriteConfig(t, "process_events = \"bpf\"\n"+s.config)
 		bed.WriteProfile(t, "capweb", "apiVersion: confine/v1\nname: capweb\nmode: learn\nselector:\n  labels: {app: capweb}\n")
-		var env []string
-		if s.env != "" {
-			env = append(env, s.env)
-		}
-		c := bed.StartConfined(t, env...)
+		c := bed.StartConfined(t)
 		sides = append(sides, &side{name: s.name, bed: bed, pid: c.Cmd.Process.Pid})
 	}
 	run := func(s *side) time.Duration {

@@ -71,6 +71,9 @@ type Config struct {
 	// SecretWatch reports every open of a container's credential files
 	// (fanotify notification marks); false turns the watch off.
 	SecretWatch bool `toml:"secret_watch" json:"secret_watch"`
+	// CapabilityRecorder attaches the BPF cap_capable recorder (the
+	// capabilities containers use); false leaves it out (its cost).
+	CapabilityRecorder bool `toml:"capability_recorder" json:"capability_recorder"`
 	// ProcRoot is the procfs confined reads processes from.
 	ProcRoot string `toml:"proc_root" json:"proc_root"`
 	// Landlock false keeps confine-init (Landlock) out of enforce
@@ -109,29 +112,30 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // Default returns the built-in configuration.
 func Default() *Config {
 	return &Config{
-		ContainerdAddress: "/run/containerd/containerd.sock",
-		Namespaces:        []string{},
-		RuncPath:          "/usr/bin/runc",
-		ProfilesDir:       "/etc/confine/profiles.d",
-		StateDir:          "/var/lib/confine",
-		RunDir:            "/run/confine",
-		DefaultProfile:    "baseline",
-		FailMode:          FailClosed,
-		AlertSinks:        []string{"journald"},
-		MetricsAddress:    "",
-		RescanInterval:    Duration{2 * time.Second},
-		DockerSocket:      "/run/docker.sock",
-		DockerDataRoot:    "/var/lib/docker",
-		DockerNamespace:   "moby",
-		ProfileSources:    []string{},
-		ProfilePoll:       Duration{time.Minute},
-		SignatureKeys:     []string{},
-		RegistryCAFiles:   []string{},
-		ProcessEvents:     ProcessEventsAuto,
-		Landlock:          true,
-		FanotifyGuard:     true,
-		SecretWatch:       true,
-		ProcRoot:          "/proc",
+		ContainerdAddress:  "/run/containerd/containerd.sock",
+		Namespaces:         []string{},
+		RuncPath:           "/usr/bin/runc",
+		ProfilesDir:        "/etc/confine/profiles.d",
+		StateDir:           "/var/lib/confine",
+		RunDir:             "/run/confine",
+		DefaultProfile:     "baseline",
+		FailMode:           FailClosed,
+		AlertSinks:         []string{"journald"},
+		MetricsAddress:     "",
+		RescanInterval:     Duration{2 * time.Second},
+		DockerSocket:       "/run/docker.sock",
+		DockerDataRoot:     "/var/lib/docker",
+		DockerNamespace:    "moby",
+		ProfileSources:     []string{},
+		ProfilePoll:        Duration{time.Minute},
+		SignatureKeys:      []string{},
+		RegistryCAFiles:    []string{},
+		ProcessEvents:      ProcessEventsAuto,
+		Landlock:           true,
+		FanotifyGuard:      true,
+		SecretWatch:        true,
+		CapabilityRecorder: true,
+		ProcRoot:           "/proc",
 	}
 }
 

@@ -116,7 +116,7 @@ func TestPackagedFileNamesEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"fanotify_guard", "secret_watch", "proc_root", "process_events", "landlock", "alert_sinks", "rescan_interval"} {
+	for _, key := range []string{"fanotify_guard", "secret_watch", "capability_recorder", "proc_root", "process_events", "landlock", "alert_sinks", "rescan_interval"} {
 		if !strings.Contains(string(data), "#"+key+" = ") {
 			t.Errorf("packaging/etc/confine.toml does not show %s", key)
 		}

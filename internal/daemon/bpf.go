@@ -53,7 +53,7 @@ func (m *monitor) startEvents(ctx context.Context) (started bool, err error) {
 		return false, nil
 	}
 	var opts []bpfevents.Option
-	if envBool("CONFINE_NO_CAP_RECORDER") { // benchmarks: the recorder's cost
+	if !m.d.cfg.CapabilityRecorder { // benchmarks: the recorder's cost
 		opts = append(opts, bpfevents.WithoutCaps())
 	}
 	src, err := bpfevents.Open(ctx, opts...)

@@ -85,8 +85,9 @@ func (d *Daemon) landlockUnreportedWhy() string {
 // bundle: in force ("ABI 7"; ", denials unreported: why" when confined
 // cannot see the kernel's denials), or missing with the reason.
 func (d *Daemon) landlockLayer(c *container) {
+	p := c.profile()
 	d.mu.Lock()
-	p, ann, injected := c.Profile, c.Annotations, c.Injected
+	ann, injected := c.Annotations, c.Injected
 	d.mu.Unlock()
 	if p == nil || p.Mode != profiles.ModeEnforce || !landlock.FromProfile(p).RestrictsFiles() || !injected {
 		return

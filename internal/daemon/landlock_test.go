@@ -66,13 +66,13 @@ func TestLandlockLayer(t *testing.T) {
 	p := &profiles.Profile{Name: "ll", Mode: profiles.ModeEnforce, Exec: profiles.Exec{Allow: profiles.List{"/bin/busybox"}}}
 	ann := map[string]string{landlock.AnnotationFilesLayer: "landlock ABI 7"}
 	d := &Daemon{}
-	c := &container{Profile: p, Annotations: ann, Injected: true}
+	c := withDecision(p, &container{Annotations: ann, Injected: true})
 	d.landlockLayer(c)
 	if len(c.Layers) != 1 || c.Layers[0].Name != alert.LayerLandlock || !c.Layers[0].InForce || c.Layers[0].Detail != "ABI 7" {
 		t.Fatalf("layers %+v", c.Layers)
 	}
 	d.setLandlockUnreported("confined runs in a nested PID namespace")
-	c2 := &container{Profile: p, Annotations: ann, Injected: true}
+	c2 := withDecision(p, &container{Annotations: ann, Injected: true})
 	d.landlockLayer(c2)
 	if want := "ABI 7, denials unreported: confined runs in a nested PID namespace"; len(c2.Layers) != 1 || c2.Layers[0].Detail != want {
 		t.Fatalf("layers %+v, want detail %q", c2.Layers, want)
@@ -80,7 +80,7 @@ func TestLandlockLayer(t *testing.T) {
 	// Monitor mode gets no Landlock: no layer.
 	mon := *p
 	mon.Mode = profiles.ModeMonitor
-	c3 := &container{Profile: &mon, Annotations: ann, Injected: true}
+	c3 := withDecision(&mon, &container{Annotations: ann, Injected: true})
 	d.landlockLayer(c3)
 	if len(c3.Layers) != 0 {
 		t.Fatalf("monitor mode: layers %+v", c3.Layers)

@@ -188,3 +188,9 @@ func TestPublishAfterRelease(t *testing.T) {
 		t.Fatalf("published after removal: kept %v, closes %d", field == late, late.n)
 	}
 }
+
+// withDecision gives a record built by a test the profile p (no rules).
+func withDecision(p *profiles.Profile, c *container) *container {
+	c.dec.Store(&decision{Profile: p, Digest: profiles.Digest(p)})
+	return c
+}
