@@ -92,12 +92,12 @@ func TestLandlockLayer(t *testing.T) {
 func TestLandlockLayerOff(t *testing.T) {
 	p := &profiles.Profile{Name: "ll", Mode: profiles.ModeEnforce, Exec: profiles.Exec{Allow: profiles.List{"/bin/busybox"}}}
 	d := &Daemon{}
-	c := &container{Profile: p, Annotations: map[string]string{landlock.AnnotationFilesLayer: "none: landlock = false in the configuration"}, Injected: true}
+	c := withDecision(p, &container{Annotations: map[string]string{landlock.AnnotationFilesLayer: "none: landlock = false in the configuration"}, Injected: true})
 	d.landlockLayer(c)
 	if len(c.Layers) != 0 {
 		t.Errorf("landlock = false: layers %+v", c.Layers)
 	}
-	c = &container{Profile: p, Annotations: map[string]string{landlock.AnnotationFilesLayer: "none: kernel has no landlock"}, Injected: true}
+	c = withDecision(p, &container{Annotations: map[string]string{landlock.AnnotationFilesLayer: "none: kernel has no landlock"}, Injected: true})
 	d.landlockLayer(c)
 	if len(c.Layers) != 1 || c.Layers[0].InForce || !strings.Contains(c.Layers[0].Reason, "fanotify") {
 		t.Errorf("no Landlock in the kernel: layers %+v", c.Layers)
