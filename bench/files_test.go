@@ -49,7 +49,7 @@ var httpdUptime = strings.Replace(httpdWorkload,
 // and confine-runc: the mean cost of one open+close (1000 files, 5 rounds)
 // and of one fork+exec+wait of busybox inside a container (openloop, run
 // by `ctr task exec`), with no file layer, with Landlock only (the guard
-// off: CONFINE_NO_FANOTIFY=1) and with the fanotify guard only (landlock =
+// off: fanotify_guard = false) and with the fanotify guard only (landlock =
 // false); then the httpd workload under the same three against an
 // unconfined run.
 func TestBenchFileLayers(t *testing.T) {
@@ -69,12 +69,11 @@ func TestBenchFileLayers(t *testing.T) {
 	runs := trials(5)
 	type row struct {
 		name, label, config string
-		env                 []string
 	}
 	rows := []row{
-		{"no file layer (enforce, no file or exec rules)", "plain", "", nil},
-		{"Landlock (confine-init), guard off", "files", "", []string{"CONFINE_NO_FANOTIFY=1"}},
-		{"fanotify guard, landlock = false", "files", "landlock = false\n", nil},
+		{"no file layer (enforce, no file or exec rules)", "plain", ""},
+		{"Landlock (confine-init), guard off", "files", "fanotify_guard = false\n"},
+		{"fanotify guard, landlock = false", "files", "landlock = false\n"},
 	}
 	ctx := context.Background()
 	type result struct {
@@ -85,7 +84,7 @@ func TestBenchFileLayers(t *testing.T) {
 	var unconf []time.Duration
 	for i, rw := range rows {
 		bed.WriteConfig(t, rw.config)
-		c := bed.StartConfined(t, rw.env...)
+		c := bed.StartConfined(t)
 		r, err := bed.Start(ctx, testbed.RunOptions{ID: testbed.UniqueID("fl"), Runtime: bed.Runc, Args: []string{"sleep", "3600"},
 			Labels: map[string]string{"bench": rw.label},
 			Mounts: []testbed.Mount{{Source: bin, Destination: "/bench", ReadOnly: true}}})

@@ -221,7 +221,8 @@ func TestLandlockNativeSnapshotter(t *testing.T) {
 func TestLandlockDenialsWhileConfinedDown(t *testing.T) {
 	bed := e2e.NewBed(t)
 	bed.WriteProfile(t, "ll", strings.Replace(landlockProfile, "MODE", "enforce", 1))
-	c := bed.StartConfined(t, "CONFINE_NO_FANOTIFY=1")
+	bed.WriteConfig(t, "fanotify_guard = false")
+	c := bed.StartConfined(t)
 	id := testbed.UniqueID("lld")
 	// The workload's first refusal (its Landlock domain's first logged
 	// denial, which names the domain's creator) comes when /tmp/go exists.
@@ -262,7 +263,7 @@ func TestLandlockDenialsWhileConfinedDown(t *testing.T) {
 		t.Fatalf("alerted while confined was down? %v", got)
 	}
 
-	bed.StartConfined(t, "CONFINE_NO_FANOTIFY=1")
+	bed.StartConfined(t)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		if a := bed.FindAlerts(t, map[string]string{"container_id": id, "action": "denied", "layer": "landlock", "path": "/www", "rule": "file"}); len(a) > 0 {
 			t.Logf("the refusal while confined was down, reported after its return: %v", a[0]["message"])

@@ -167,6 +167,11 @@ type Confined struct {
 // SIGKILL) by its PID when the test ends.
 func (b *Bed) StartConfined(t testing.TB, env ...string) *Confined {
 	t.Helper()
+	for _, e := range env {
+		if key, ok := retiredSwitches[strings.SplitN(e, "=", 2)[0]]; ok {
+			t.Fatalf("%s is no longer read by confined: write %s into the bed's config (WriteConfig)", e, key)
+		}
+	}
 	logPath := filepath.Join(b.Dir, fmt.Sprintf("confined-%d.log", time.Now().UnixNano()))
 	lf, err := os.Create(logPath)
 	if err != nil {
@@ -211,6 +216,18 @@ func (b *Bed) StartConfined(t testing.TB, env ...string) *Confined {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// retiredSwitches are environment variables confined once read, with the
+// confine.toml key that replaced each: passing one would silently change
+// nothing.
+var retiredSwitches = map[string]string{
+	"CONFINE_NO_FANOTIFY":     "fanotify_guard = false",
+	"CONFINE_NO_PROC_EVENTS":  `process_events = "none"`,
+	"CONFINE_NO_SECRETS":      "secret_watch = false",
+	"CONFINE_NO_CAP_RECORDER": "capability_recorder = false",
+	"CONFINE_PROC_ROOT":       `proc_root = "/path"`,
+	"CONFINE_JOURNAL_SOCKET":  `alert_sinks = ["journald:/path"]`,
 }
 
 // raceWarning starts every report of Go's race detector. A confined built
