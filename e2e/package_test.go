@@ -34,7 +34,7 @@ const (
 	maxExposure = 4.0
 )
 
-var pkgBinaries = []string{"/usr/bin/confined", "/usr/bin/confine-runc", "/usr/bin/confine-hook", "/usr/bin/confinectl"}
+var pkgBinaries = []string{"/usr/bin/confined", "/usr/bin/confine-runc", "/usr/bin/confine-runc-full", "/usr/bin/confine-hook", "/usr/bin/confinectl"}
 
 // TestPackage builds the .deb and .rpm with make, checks them (lintian, rpm
 // queries), installs the .deb on this machine, runs the installed confined
@@ -392,7 +392,7 @@ func pkgCheckFiles(t *testing.T) {
 		}
 	}
 	for _, b := range pkgBinaries {
-		if b == "/usr/bin/confine-hook" || b == "/usr/bin/confine-runc" {
+		if b == "/usr/bin/confine-hook" || b == "/usr/bin/confine-runc" || b == "/usr/bin/confine-runc-full" {
 			continue // no --version: runc's argv and the hook protocol
 		}
 		if out := pkgRun(t, "", b, "--version"); !strings.Contains(out, packageVersion) {
