@@ -12,6 +12,7 @@ import (
 
 	"github.com/confinehq/confine/internal/e2e"
 	"github.com/confinehq/confine/internal/testbed"
+	"github.com/confinehq/confine/monitor/rules"
 )
 
 // TestProcessEventsAloneDetect runs with rescans an hour apart and the
@@ -110,10 +111,10 @@ func TestLearnedCapabilitiesUsed(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var st struct {
-			CapsUsed []string `json:"capabilitiesUsed"`
+			Summary rules.Summary `json:"summary"`
 		}
 		data, err := os.ReadFile(summary)
-		if err == nil && json.Unmarshal(data, &st) == nil && slices.Contains(st.CapsUsed, "CHOWN") {
+		if err == nil && json.Unmarshal(data, &st) == nil && slices.Contains(st.Summary.CapsUsed, "CHOWN") {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -122,7 +123,7 @@ func TestLearnedCapabilitiesUsed(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	yaml, err := os.ReadFile(filepath.Join(bed.StateDir, "learned", "capl.yaml"))
-	if err != nil || !strings.Contains(string(yaml), "capabilities exercised") {
+	if err != nil || !strings.Contains(string(yaml), "the ones the workload used") {
 		t.Errorf("learned profile header does not name the exercised capabilities: %v\n%s", err, yaml)
 	}
 }
