@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -15,31 +14,14 @@ import (
 	"github.com/confinehq/confine/internal/alert"
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/config"
+	"github.com/confinehq/confine/internal/testbed"
 	"github.com/confinehq/confine/internal/watch"
 	"github.com/confinehq/confine/profiles"
 )
 
-// syncBuffer is a log destination for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // stateDaemon is a Daemon on private directories, not running: no
 // containerd (lookups fail at once), alerts in memory.
-func stateDaemon(t *testing.T, profileYAML string) (*Daemon, *syncBuffer) {
+func stateDaemon(t *testing.T, profileYAML string) (*Daemon, *testbed.SyncBuffer) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
@@ -53,7 +35,7 @@ func stateDaemon(t *testing.T, profileYAML string) (*Daemon, *syncBuffer) {
 	if err := os.WriteFile(filepath.Join(cfg.ProfilesDir, "app.yaml"), []byte(profileYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testbed.SyncBuffer{}
 	d, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

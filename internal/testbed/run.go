@@ -1,7 +1,6 @@
 package testbed
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -124,8 +123,8 @@ type Running struct {
 	c         *Containerd
 	container client.Container
 	task      client.Task
-	stdout    *syncBuffer
-	stderr    *syncBuffer
+	stdout    *SyncBuffer
+	stderr    *SyncBuffer
 
 	exited     chan struct{} // closed once the task has exited
 	exitStatus int
@@ -218,8 +217,8 @@ func (c *Containerd) Start(ctx context.Context, opts RunOptions) (*Running, erro
 		ID:        id,
 		c:         c,
 		container: container,
-		stdout:    &syncBuffer{},
-		stderr:    &syncBuffer{},
+		stdout:    &SyncBuffer{},
+		stderr:    &SyncBuffer{},
 		exited:    make(chan struct{}),
 	}
 	if err := c.track(r); err != nil {
@@ -268,7 +267,7 @@ func (c *Containerd) Start(ctx context.Context, opts RunOptions) (*Running, erro
 	return r, nil
 }
 
-func (c *Containerd) ioCreator(stdout, stderr *syncBuffer) cio.Creator {
+func (c *Containerd) ioCreator(stdout, stderr *SyncBuffer) cio.Creator {
 	return cio.NewCreator(cio.WithStreams(nil, stdout, stderr), cio.WithFIFODir(c.fifoDir))
 }
 
@@ -359,7 +358,7 @@ func (r *Running) ExecWith(ctx context.Context, opts ExecOptions) (*Result, erro
 		p.User = *opts.User
 	}
 	execID := UniqueID("exec")
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &SyncBuffer{}, &SyncBuffer{}
 	proc, err := r.task.Exec(nsctx, execID, &p, r.c.ioCreator(stdout, stderr))
 	if err != nil {
 		return nil, fmt.Errorf("exec in container %s: %w", r.ID, err)
@@ -451,22 +450,4 @@ func (r *Running) delete(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("deleting container %s: %w", r.ID, err))
 	}
 	return errors.Join(errs...)
-}
-
-// syncBuffer is a bytes.Buffer that the IO copiers may write while a test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -48,7 +48,7 @@ func BenchmarkGuard(b *testing.B) {
 	rootfs := filepath.Join(c.State, "io.containerd.runtime.v2.task", c.Namespace, r.ID, "rootfs")
 	var cur *Guard
 	reps := &reports{}
-	logs := &syncBuffer{}
+	logs := &testbed.SyncBuffer{}
 	run := func(b *testing.B) (openNS, execNS float64) {
 		b.Helper()
 		res, err := r.Exec(ctx, "/bench/openloop", "-dir", "/tmp/openloop", "-files", "1000", "-rounds", "5", "-execs", "50")

@@ -348,28 +348,8 @@ func (g *Guard) closed() bool {
 func (g *Guard) read() {
 	defer g.wg.Done()
 	defer close(g.queue)
-	buf := make([]byte, readBufSize)
 	var lastWarn time.Time
-	for {
-		n, err := g.f.Read(buf)
-		if err != nil {
-			switch {
-			case errors.Is(err, os.ErrClosed):
-				return
-			case errors.Is(err, syscall.EINTR), errors.Is(err, syscall.EAGAIN), errors.Is(err, io.EOF):
-				continue
-			}
-			// The kernel denies a permission event it cannot hand over
-			// (EMFILE: no descriptor for it).
-			g.stats.errors.Add(1)
-			if time.Since(lastWarn) > time.Second {
-				lastWarn = time.Now()
-				g.log.Warn("reading fanotify events; the kernel denied the event", logError, err)
-			}
-			time.Sleep(time.Millisecond)
-			continue
-		}
-		events, perr := parseEvents(buf[:n])
+	readGroup(g.f, func(events []rawEvent, perr error) bool {
 		for _, e := range events {
 			g.handle(e)
 		}
@@ -377,9 +357,19 @@ func (g *Guard) read() {
 			// Events after a malformed one cannot be answered: give the
 			// group up, which allows them.
 			g.shutdown(fmt.Errorf("container %s (pid %d): %w", g.cfg.ID, g.cfg.Pid, perr))
-			return
+			return false
 		}
-	}
+		return true
+	}, func(err error) {
+		// The kernel denies a permission event it cannot hand over
+		// (EMFILE: no descriptor for it).
+		g.stats.errors.Add(1)
+		if time.Since(lastWarn) > time.Second {
+			lastWarn = time.Now()
+			g.log.Warn("reading fanotify events; the kernel denied the event", logError, err)
+		}
+		time.Sleep(time.Millisecond)
+	})
 }
 
 // handle inspects one event, answers it from the cache or queues it.

@@ -2,7 +2,6 @@ package fanotify
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -105,24 +104,6 @@ func (r *reports) find(path string) []Report {
 	return out
 }
 
-// syncBuffer is a log destination safe for the guard's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // guarded is a container whose guard was started by its createRuntime
 // hook, before any of its code ran.
 type guarded struct {
@@ -130,7 +111,7 @@ type guarded struct {
 	g       *Guard
 	state   api.State
 	reports *reports
-	log     *syncBuffer
+	log     *testbed.SyncBuffer
 }
 
 // rootfs is the container's rootfs as the host sees it.
@@ -190,7 +171,7 @@ func startGuarded(t *testing.T, c *testbed.Containerd, opts testbed.RunOptions, 
 		startCh <- started{r, err}
 	}()
 
-	gc := &guarded{reports: &reports{}, log: &syncBuffer{}}
+	gc := &guarded{reports: &reports{}, log: &testbed.SyncBuffer{}}
 	setup := func() error {
 		_ = ln.(*net.UnixListener).SetDeadline(time.Now().Add(bound))
 		conn, err := ln.Accept()

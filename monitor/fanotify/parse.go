@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,6 +25,31 @@ type rawEvent struct {
 	mask uint64
 	fd   int32
 	pid  int32
+}
+
+// readGroup reads a fanotify group's events until its file is closed.
+// Each read's events go to batch, with the parse error that ended the
+// batch early, if any; batch returning false stops reading. Read errors
+// other than the close or an interruption (EMFILE and the like: the kernel
+// dropped or denied the event) go to readErr.
+func readGroup(f *os.File, batch func([]rawEvent, error) bool, readErr func(error)) {
+	buf := make([]byte, readBufSize)
+	for {
+		n, err := f.Read(buf)
+		if err != nil {
+			switch {
+			case errors.Is(err, os.ErrClosed):
+				return
+			case errors.Is(err, syscall.EINTR), errors.Is(err, syscall.EAGAIN), errors.Is(err, io.EOF):
+				continue
+			}
+			readErr(err)
+			continue
+		}
+		if !batch(parseEvents(buf[:n])) {
+			return
+		}
+	}
 }
 
 // parseEvents splits what read(2) returned on a fanotify fd into events.

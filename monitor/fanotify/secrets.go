@@ -2,9 +2,7 @@ package fanotify
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path"
@@ -12,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -137,28 +134,18 @@ func (w *SecretWatch) Close() error {
 
 func (w *SecretWatch) read() {
 	defer close(w.done)
-	buf := make([]byte, readBufSize)
-	for {
-		n, err := w.f.Read(buf)
-		if err != nil {
-			switch {
-			case errors.Is(err, os.ErrClosed):
-				return
-			case errors.Is(err, syscall.EINTR), errors.Is(err, syscall.EAGAIN), errors.Is(err, io.EOF):
-				continue
-			}
-			// EMFILE and the like: the kernel drops the event.
-			w.cfg.Report(SecretRead{Lost: 1})
-			continue
-		}
-		events, perr := parseEvents(buf[:n])
+	readGroup(w.f, func(events []rawEvent, perr error) bool {
 		for _, e := range events {
 			w.handle(e)
 		}
 		if perr != nil {
 			w.log.Error("malformed fanotify events; secret reads may go unreported", logError, perr)
 		}
-	}
+		return true
+	}, func(error) {
+		// EMFILE and the like: the kernel drops the event.
+		w.cfg.Report(SecretRead{Lost: 1})
+	})
 }
 
 func (w *SecretWatch) handle(e rawEvent) {
