@@ -3,8 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -53,7 +51,6 @@ func counts() []int {
 func TestBenchDaemonFootprint(t *testing.T) {
 	requireBench(t)
 	bed := e2e.NewBed(t)
-	bed.WriteConfig(t, `metrics_address = "127.0.0.1:19478"`)
 	bed.WriteProfile(t, "idle", "apiVersion: confine/v1\nname: idle\nmode: enforce\nexec:\n  allow: [\"/bin/busybox\"]\n")
 	c := bed.StartConfined(t)
 	pid := c.Cmd.Process.Pid
@@ -108,21 +105,7 @@ func TestBenchDaemonFootprint(t *testing.T) {
 	fmt.Printf("\nchurn: %d containers in 30 s\n", started)
 
 	// Event storm: a container forking and exec'ing as fast as it can.
-	scrape := func(metric string) float64 {
-		resp, err := http.Get("http://127.0.0.1:19478/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, metric+" ") {
-				v, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
-				return v
-			}
-		}
-		return 0
-	}
+	scrape := func(metric string) float64 { return bed.Metric(t, metric) }
 	r, err := bed.Start(context.Background(), testbed.RunOptions{ID: testbed.UniqueID("storm"), Runtime: bed.Runc, Args: []string{"sh", "-c", "while :; do /bin/true; done"}, Labels: map[string]string{"confine.profile": "idle"}})
 	if err != nil {
 		t.Fatal(err)

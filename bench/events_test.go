@@ -3,8 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -27,28 +25,13 @@ func TestBenchEventSources(t *testing.T) {
 	window := 20 * time.Second
 	fmt.Printf("\n## Process event sources: confined CPU (%s windows)\n\n", window)
 	fmt.Printf("| source | exec loop in a watched container: execs/s seen | confined CPU per exec | events lost | host exec loop (no container): host forks/s | confined CPU share |\n|---|---|---|---|---|---|\n")
-	for i, src := range []string{"bpf", "proc_connector"} {
-		port := 19480 + i
+	for _, src := range []string{"bpf", "proc_connector"} {
 		bed := e2e.NewBed(t)
-		bed.WriteConfig(t, fmt.Sprintf("metrics_address = \"127.0.0.1:%d\"\nprocess_events = %q", port, src))
+		bed.WriteConfig(t, fmt.Sprintf("process_events = %q", src))
 		bed.WriteProfile(t, "loop", "apiVersion: confine/v1\nname: loop\nmode: enforce\nexec:\n  allow: [\"/bin/busybox\"]\n")
 		c := bed.StartConfined(t)
 		pid := c.Cmd.Process.Pid
-		scrape := func(metric string) float64 {
-			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			for _, l := range strings.Split(string(b), "\n") {
-				if strings.HasPrefix(l, metric+" ") {
-					v, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
-					return v
-				}
-			}
-			return 0
-		}
+		scrape := func(metric string) float64 { return bed.Metric(t, metric) }
 		// In a watched container.
 		r, err := bed.Start(context.Background(), testbed.RunOptions{ID: testbed.UniqueID("loop"), Runtime: bed.Runc, Args: []string{"sh", "-c", "while :; do /bin/true; done"}, Labels: map[string]string{"confine.profile": "loop"}})
 		if err != nil {
@@ -82,10 +65,10 @@ func TestBenchEventSources(t *testing.T) {
 			t.Fatal(err)
 		}
 		h0, _ := procUsage(t, pid)
-		forks0 := lastPID(t)
+		forks0 := hostForks(t)
 		time.Sleep(window)
 		h1, _ := procUsage(t, pid)
-		forks1 := lastPID(t)
+		forks1 := hostForks(t)
 		syscall.Kill(-loop.Process.Pid, syscall.SIGKILL)
 		loop.Wait()
 		idle.Close()
@@ -94,15 +77,24 @@ func TestBenchEventSources(t *testing.T) {
 	}
 }
 
-// lastPID is the last PID the kernel handed out (/proc/loadavg): its
-// growth over a window counts the forks of the whole host.
-func lastPID(t *testing.T) int {
+// hostForks is the number of forks since boot (/proc/stat "processes"):
+// its growth over a window counts the forks of the whole host. (The last
+// PID of /proc/loadavg wraps at pid_max and went negative.)
+func hostForks(t *testing.T) int {
 	t.Helper()
-	b, err := os.ReadFile("/proc/loadavg")
+	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := strings.Fields(string(b))
-	n, _ := strconv.Atoi(f[len(f)-1])
-	return n
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "processes "); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatalf("/proc/stat processes %q: %v", v, err)
+			}
+			return n
+		}
+	}
+	t.Fatal("/proc/stat has no processes line")
+	return 0
 }

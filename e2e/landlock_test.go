@@ -75,6 +75,29 @@ func checkRefused(t *testing.T, where, out string, wantRefused bool) {
 	}
 }
 
+// startAttacked starts a container of profile "ll" that runs the allowed
+// workload, then every attack, then prints END and sleeps.
+func startAttacked(t *testing.T, bed *e2e.Bed, id string) *testbed.Running {
+	t.Helper()
+	r, err := bed.Start(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc,
+		Args:   []string{"sh", "-c", allowedScript + "; " + attackScript() + " echo END; sleep 300"},
+		Labels: map[string]string{"confine.profile": "ll"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// attacksOutput is the container's output once it printed END (or after
+// 30 s, when the checks name what is missing).
+func attacksOutput(r *testbed.Running) string {
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(r.Stdout(), "END") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	return r.Stdout()
+}
+
 // TestLandlockRefusesWithoutFanotify is issue 17's "refused by the kernel":
 // with the fanotify guard off, the container's own process and a `ctr
 // task exec` session are refused reading /etc/shadow, writing below /etc,
@@ -87,19 +110,10 @@ func TestLandlockRefusesWithoutFanotify(t *testing.T) {
 	bed.WriteConfig(t, "fanotify_guard = false")
 	c := bed.StartConfined(t)
 	id := testbed.UniqueID("ll")
-	r, err := bed.Start(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc,
-		Args:   []string{"sh", "-c", allowedScript + "; " + attackScript() + " echo END; sleep 300"},
-		Labels: map[string]string{"confine.profile": "ll"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := startAttacked(t, bed, id)
 	defer r.Close()
 	ct := waitWatched(t, c, bed.Namespace, id)
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(r.Stdout(), "END") && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	out := r.Stdout()
+	out := attacksOutput(r)
 	if !strings.Contains(out, "ALLOWED") {
 		t.Fatalf("the allowed workload failed: %q %q", out, r.Stderr())
 	}
@@ -153,19 +167,10 @@ func TestLandlockMonitorModeAllows(t *testing.T) {
 	bed.WriteConfig(t, "fanotify_guard = false")
 	c := bed.StartConfined(t)
 	id := testbed.UniqueID("llm")
-	r, err := bed.Start(context.Background(), testbed.RunOptions{ID: id, Runtime: bed.Runc,
-		Args:   []string{"sh", "-c", allowedScript + "; " + attackScript() + " echo END; sleep 300"},
-		Labels: map[string]string{"confine.profile": "ll"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := startAttacked(t, bed, id)
 	defer r.Close()
 	waitWatched(t, c, bed.Namespace, id)
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(r.Stdout(), "END") && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	out := r.Stdout()
+	out := attacksOutput(r)
 	// /dev/shm is noexec in containerd's default spec: that one is refused
 	// by the mount, not by confine.
 	for i, a := range landlockAttacks {
@@ -198,11 +203,7 @@ func TestLandlockNativeSnapshotter(t *testing.T) {
 	}
 	defer r.Close()
 	waitWatched(t, c, bed.Namespace, id)
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(r.Stdout(), "END") && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	out := r.Stdout()
+	out := attacksOutput(r)
 	if strings.Contains(out, "OVERLAY") {
 		t.Fatalf("the rootfs is overlayfs: the native snapshotter was not used")
 	}
