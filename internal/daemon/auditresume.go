@@ -59,7 +59,9 @@ type auditResume struct {
 	found bool
 	prev  auditPosition
 	once  sync.Once
-	kmsg  string // the kernel log (audit.KmsgPath)
+	// done is closed when the replay has ended (nil: never started).
+	done chan struct{}
+	kmsg string // the kernel log (audit.KmsgPath)
 
 	last    func() uint64
 	domains func() []audit.Domain
@@ -124,17 +126,30 @@ func (r *auditResume) save() error {
 
 // replayMissed reports, once the containers are known, the Landlock
 // denials the kernel logged while confined was down.
-func (d *Daemon) replayMissed() {
+// It stops when ctx ends; waitReplay waits for it, so that its alerts are
+// sent before the alerter closes.
+func (d *Daemon) replayMissed(ctx context.Context) {
 	r := d.resume
 	if r == nil || !r.found {
 		return
 	}
 	r.once.Do(func() {
-		go d.replayMissedNow(r)
+		r.done = make(chan struct{})
+		go func() {
+			defer close(r.done)
+			d.replayMissedNow(ctx, r)
+		}()
 	})
 }
 
-func (d *Daemon) replayMissedNow(r *auditResume) {
+// waitReplay waits until a replay replayMissed started has ended.
+func (d *Daemon) waitReplay() {
+	if r := d.resume; r != nil && r.done != nil {
+		<-r.done
+	}
+}
+
+func (d *Daemon) replayMissedNow(ctx context.Context, r *auditResume) {
 	interval := audit.RatelimitInterval()
 	reported := r.prev.Serial
 	denials := 0
@@ -171,7 +186,11 @@ func (d *Daemon) replayMissedNow(r *auditResume) {
 		if m.Complete || try >= 10 {
 			break
 		}
-		time.Sleep(interval / 2)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval / 2):
+		}
 	}
 	d.log.Info("kernel log read for audit records missed while confined was down", "after_serial", r.prev.Serial, "records", len(m.Msgs), "landlock_denials", denials, "lost", m.Lost, "count_final", m.Complete)
 	if m.Lost == 0 {

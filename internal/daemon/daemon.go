@@ -210,7 +210,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if !ready {
 			ready = true
 			d.notify.ready()
-			d.replayMissed()
+			d.replayMissed(ctx)
 			d.notify.status(fmt.Sprintf("watching %d containers", len(d.reg.all())))
 			d.log.Info("confined ready", "api", d.cfg.APISocket(), "containerd", d.cfg.ContainerdAddress, "connected", d.watcher.Connected())
 		}
@@ -239,6 +239,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.notify.stopping()
 			d.log.Info("confined stopping; containers keep running")
 			d.flushLearned()
+			d.waitReplay()
 			d.alerts.close()
 			cancel()
 			<-watchDone
