@@ -25,7 +25,8 @@ func layerOf(ct api.Container, name string) (api.Layer, bool) {
 // not go through confine-runc is an alert (rule not_injected), is listed
 // by `confinectl status` (exit 1) and shows its missing seccomp layer in
 // `confinectl ps`; one that went through confine-runc shows its layers in
-// force (seccomp, fanotify, nftables, events) and raises no such alert.
+// force (seccomp, fanotify, secrets, nftables, events) and raises no such
+// alert.
 func TestLayersAndNotInjected(t *testing.T) {
 	bed := e2e.NewBed(t)
 	// appProfile with a seccomp section: the seccomp layer is needed.
@@ -76,7 +77,7 @@ func TestLayersAndNotInjected(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	for _, name := range []string{"seccomp", "landlock", "fanotify", "nftables", "events"} {
+	for _, name := range []string{"seccomp", "landlock", "fanotify", "secrets", "nftables", "events"} {
 		if l, ok := layerOf(inj, name); !ok || !l.InForce {
 			t.Errorf("injected container: layer %s not in force: %+v", name, inj.Layers)
 		}

@@ -79,3 +79,71 @@ secrets:
 	}
 	bed.WaitAlert(t, 15*time.Second, map[string]string{"container_id": baseID, "rule": "secret", "path": "/etc/shadow", "exe": "/tmp/sh"})
 }
+
+// TestSecretWatchIsALayer: a container whose secret reads are not watched
+// (here: secret_watch = false in confine.toml) is never silently so. It is
+// a layer_missing alert (CONFINE_LAYER secrets) in every mode, learn
+// included since secret reads are reported there too, `confinectl ps`
+// shows !secrets with the reason and `confinectl status` lists it (exit 1).
+func TestSecretWatchIsALayer(t *testing.T) {
+	bed := e2e.NewBed(t)
+	bed.WriteConfig(t, "secret_watch = false")
+	c := bed.StartConfined(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var ids []string
+	for _, mode := range []string{"enforce", "learn"} {
+		id := testbed.UniqueID("nosec")
+		r, err := bed.Start(ctx, testbed.RunOptions{ID: id, Runtime: bed.Runc, Args: []string{"sleep", "300"}, Labels: map[string]string{"confine.mode": mode}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		waitWatched(t, c, bed.Namespace, id)
+		a := bed.WaitAlert(t, 15*time.Second, map[string]string{"container_id": id, "rule": "layer_missing", "layer": "secrets", "event": "unprotected", "mode": mode})
+		if !strings.Contains(a["message"].(string), "secret_watch = false") {
+			t.Errorf("layer_missing alert does not say why: %v", a)
+		}
+		ids = append(ids, id)
+	}
+	cs, err := c.Client.Containers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range cs {
+		if l, ok := layerOf(ct, "secrets"); ct.Namespace == bed.Namespace && (!ok || l.InForce || !strings.Contains(l.Reason, "secret_watch = false")) {
+			t.Errorf("%s: secrets layer %+v, want missing with its reason", ct.ID, l)
+		}
+	}
+	out, _, code := bed.Ctl(t, "ps")
+	if code != 0 {
+		t.Fatalf("confinectl ps: exit %d\n%s", code, out)
+	}
+	for _, id := range ids {
+		found := false
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, id) {
+				found = true
+				if !strings.Contains(line, "!secrets") || !strings.Contains(line, "missing secrets: secret_watch = false") {
+					t.Errorf("ps line without the missing secret watch: %s", line)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s not in confinectl ps:\n%s", id, out)
+		}
+	}
+	out, _, code = bed.Ctl(t, "status")
+	if code != 1 {
+		t.Errorf("confinectl status: exit %d with unwatched secrets, want 1", code)
+	}
+	for _, id := range ids {
+		listed := false
+		for _, line := range strings.Split(out, "\n") {
+			listed = listed || strings.Contains(line, id) && strings.Contains(line, ": secrets missing: secret_watch = false")
+		}
+		if !listed {
+			t.Errorf("confinectl status does not list %s:\n%s", id, out)
+		}
+	}
+}

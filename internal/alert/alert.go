@@ -54,6 +54,9 @@ const (
 	LayerSeccomp  = "seccomp"
 	LayerLandlock = "landlock"
 	LayerFanotify = "fanotify"
+	// LayerSecrets: the secret-read watch (a fanotify notification group
+	// per container, monitor/secrets); in every mode.
+	LayerSecrets  = "secrets"
 	LayerNftables = "nftables"
 	LayerEvents   = "events"
 	LayerRescan   = "rescan"

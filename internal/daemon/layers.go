@@ -21,7 +21,7 @@ import (
 // Layers a profile does not need are not listed.
 
 // layerOrder is the order layers are shown in.
-var layerOrder = []string{alert.LayerSeccomp, alert.LayerLandlock, alert.LayerFanotify, alert.LayerNftables, alert.LayerEvents}
+var layerOrder = []string{alert.LayerSeccomp, alert.LayerLandlock, alert.LayerFanotify, alert.LayerSecrets, alert.LayerNftables, alert.LayerEvents}
 
 // recordLayer records l on c (d.mu held) and reports whether it changed.
 func recordLayer(c *container, l api.Layer) bool {
@@ -50,7 +50,8 @@ func (d *Daemon) layerOn(c *container, name, detail string) {
 
 // layerMissing records a layer the container's profile needs but that
 // could not be applied, and raises a layer_missing alert (once per change)
-// unless the profile only learns.
+// unless the profile only learns (the secret watch, which reports in every
+// mode, alerts in learn mode too).
 func (d *Daemon) layerMissing(c *container, name, reason string) {
 	d.unprotected(c, alert.RuleLayerMissing, name, reason)
 }
@@ -68,7 +69,7 @@ func (d *Daemon) unprotected(c *container, rule, layer, reason string) {
 	changed := recordLayer(c, api.Layer{Name: layer, Reason: reason})
 	d.mu.Unlock()
 	prof := c.profile()
-	if !changed || prof == nil || prof.Mode == profiles.ModeLearn {
+	if !changed || prof == nil || (prof.Mode == profiles.ModeLearn && layer != alert.LayerSecrets) {
 		return
 	}
 	a := d.baseAlert(c, prof, nil)

@@ -20,6 +20,7 @@ func TestSetLayer(t *testing.T) {
 		{"same again", api.Layer{Name: "seccomp", InForce: true}, false, []string{"seccomp", "fanotify", "events"}},
 		{"replaced", api.Layer{Name: "fanotify", InForce: true}, true, []string{"seccomp", "fanotify", "events"}},
 		{"landlock between", api.Layer{Name: "landlock", InForce: true, Detail: "ABI 7"}, true, []string{"seccomp", "landlock", "fanotify", "events"}},
+		{"secrets after fanotify", api.Layer{Name: "secrets", Reason: "secret_watch = false"}, true, []string{"seccomp", "landlock", "fanotify", "secrets", "events"}},
 	}
 	for _, s := range steps {
 		if got := recordLayer(c, s.l); got != s.changed {

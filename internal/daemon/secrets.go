@@ -18,18 +18,25 @@ type secretRead struct {
 
 // startSecrets watches a container's credential files (the built-in list
 // of monitor/secrets minus the profile's secrets.ignore) in every mode and
-// every profile: each open is a "secret" alert, even when learned. A watch
-// that cannot start is noted on the container (confinectl ps) and logged.
+// every profile: each open is a "secret" alert, even when learned. The
+// watch is a layer (secrets): one that cannot start, or is switched off
+// with secret_watch = false, is a layer_missing alert and shows in
+// confinectl ps and status.
 func (d *Daemon) startSecrets(c *container, bundle string) {
 	p := c.profile()
-	if p == nil || !d.cfg.SecretWatch {
+	if p == nil {
+		return
+	}
+	if !d.cfg.SecretWatch {
+		d.layerMissing(c, alert.LayerSecrets, "secret_watch = false in confine.toml: opens of credential files are not reported")
 		return
 	}
 	d.mu.Lock()
 	pid := c.Pid
 	d.mu.Unlock()
 	if bundle == "" {
-		d.note(c, "secret reads not watched: the container's bundle was not found")
+		d.log.Error("secret reads not watched: the container's bundle was not found", "namespace", c.Namespace, "container", c.ID)
+		d.layerMissing(c, alert.LayerSecrets, "the container's bundle (rootfs) was not found: opens of credential files are not reported")
 		return
 	}
 	w, err := fanotify.WatchSecrets(fanotify.SecretConfig{
@@ -50,12 +57,13 @@ func (d *Daemon) startSecrets(c *container, bundle string) {
 	})
 	if err != nil {
 		d.log.Error("secret reads not watched", "namespace", c.Namespace, "container", c.ID, "error", err)
-		d.note(c, "secret reads not watched: "+err.Error())
+		d.layerMissing(c, alert.LayerSecrets, err.Error()+": opens of credential files are not reported")
 		return
 	}
 	if !publish(&d.mu, c, &c.secrets, w) {
 		return // forgotten while the watch started
 	}
+	d.layerOn(c, alert.LayerSecrets, secretsDetail(w.Marked()))
 	d.log.Info("secret reads watched", "namespace", c.Namespace, "container", c.ID, "files", w.Marked())
 }
 
@@ -86,4 +94,21 @@ func (d *Daemon) secretLoop() {
 		a.Message = fmt.Sprintf("confine: secret read in %s/%s (profile %s, %s): %s opened by %s (pid %d)", c.Namespace, c.ID, prof.Name, prof.Mode, r.Path, exe, r.PID)
 		d.alerts.emitAggregated(a)
 	}
+}
+
+// secretsDetail says what a secret watch marks: "3 files, /proc".
+func secretsDetail(marked []string) string {
+	files, procMark := 0, false
+	for _, m := range marked {
+		if m == "/proc" {
+			procMark = true
+		} else {
+			files++
+		}
+	}
+	s := fmt.Sprintf("%d files", files)
+	if procMark {
+		s += ", /proc"
+	}
+	return s
 }
