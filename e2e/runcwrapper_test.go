@@ -210,6 +210,41 @@ func TestConfineRuncIsTransparent(t *testing.T) {
 		}
 	})
 
+	t.Run("a mount of the bundle's own config.json is the user's file", func(t *testing.T) {
+		// runc 1.4's mounts.bats binds ./config.json into the container
+		// and compares the inode with the host's. In runc's namespace that
+		// path holds confine's copy: the source is pointed at the user's
+		// file, bound onto a placeholder there.
+		b := testbed.Bundle(t, realRunc, []string{"sh", "stat", "grep"}, func(s *specs.Spec) {
+			s.Process.Args = []string{"sh", "-c", "stat -c %d:%i /cfg /cfg2 /bundle/config.json; grep -c poststo[p] /cfg; grep Seccomp: /proc/self/status"}
+			s.Mounts = append(s.Mounts,
+				specs.Mount{Destination: "/cfg", Source: "./config.json", Options: []string{"bind"}},
+				specs.Mount{Destination: "/cfg2", Source: "rootfs/../config.json", Options: []string{"rbind", "ro"}},
+				specs.Mount{Destination: "/bundle", Source: ".", Options: []string{"bind"}})
+		})
+		cfg := filepath.Join(b, "config.json")
+		before := fileState(t, cfg)
+		var st syscall.Stat_t
+		if err := syscall.Stat(cfg, &st); err != nil {
+			t.Fatal(err)
+		}
+		host := fmt.Sprintf("%d:%d\n", st.Dev, st.Ino)
+		want := strings.Repeat(host, 3) + "0\nSeccomp:\t2\n"
+		if r := wrap(t, b, "--root", root("own"), "run", testbed.UniqueID("wrap")); r.stdout != want || r.code != 0 {
+			t.Errorf("through confine-runc: %+v\nwant stdout %q (the host's inode, the user's content without confine's hooks, a filter)", r, want)
+		}
+		if fileState(t, cfg) != before {
+			t.Error("config.json changed")
+		}
+		mi, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(mi), hooks.BundleConfigFile) || strings.Contains(string(mi), cfg) {
+			t.Errorf("a mount of runc's namespace reached the host's:\n%s", mi)
+		}
+	})
+
 	t.Run("relative root.path, mount source, --bundle and --pid-file", func(t *testing.T) {
 		b := wrapBundle(t, "cat /data/file; grep Seccomp: /proc/self/status", func(s *specs.Spec) {
 			s.Root.Path = "rootfs"

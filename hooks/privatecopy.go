@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/confinehq/confine/internal/atomicfile"
@@ -49,6 +50,10 @@ type Origin struct {
 	Namespace string `json:"namespace"`
 	// Command is the runc command that made the copy (create, run, restore).
 	Command string `json:"command"`
+	// Placeholder, when set, is the empty file (BundleConfigFile, next to
+	// the copy) onto which runc's namespace binds Config for mounts that
+	// name it (ConfigMounts); WriteCopy creates it.
+	Placeholder string `json:"placeholder,omitempty"`
 }
 
 // RuncRoot returns runc's state directory for --root as given: absolute
@@ -91,6 +96,18 @@ func WriteCopy(runDir string, o Origin, spec []byte) (string, error) {
 	// not survive a crash of the machine either (atomicfile.WriteVolatile).
 	if err := atomicfile.WriteVolatile(path, spec, 0o600); err != nil {
 		return "", fmt.Errorf("private copy of the spec: %w", err)
+	}
+	if o.Placeholder != "" {
+		if o.Placeholder != filepath.Join(dir, BundleConfigFile) {
+			return "", fmt.Errorf("private copy of the spec: placeholder %s is not %s in %s", o.Placeholder, BundleConfigFile, dir)
+		}
+		// An empty mount point; one left by an earlier create of the
+		// same id is reused.
+		f, err := os.OpenFile(o.Placeholder, os.O_WRONLY|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return "", fmt.Errorf("private copy of the spec: %w", err)
+		}
+		f.Close()
 	}
 	if err := atomicfile.WriteVolatile(filepath.Join(dir, OriginFile), append(meta, '\n'), 0o600); err != nil {
 		return "", fmt.Errorf("private copy of the spec: %w", err)

@@ -119,3 +119,24 @@ func TestPruneCopies(t *testing.T) {
 	}
 	kept(map[string]bool{"alive": false, "young": false})
 }
+
+func TestWriteCopyPlaceholder(t *testing.T) {
+	run := t.TempDir()
+	ph := filepath.Join(CopyDir(run, "/run/a", "c1"), BundleConfigFile)
+	o := Origin{Bundle: "/b", Root: "/run/a", ID: "c1", Placeholder: ph}
+	for i := 0; i < 2; i++ { // a second create of the id reuses it
+		if _, err := WriteCopy(run, o, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := os.Stat(ph); err != nil || st.Size() != 0 || st.Mode().Perm() != 0o600 {
+			t.Fatalf("placeholder: %v %v", st, err)
+		}
+	}
+	if got, err := ReadOrigin(filepath.Dir(ph)); err != nil || got != o {
+		t.Errorf("origin %+v (%v), want %+v", got, err, o)
+	}
+	o.Placeholder = filepath.Join(run, "elsewhere")
+	if _, err := WriteCopy(run, o, []byte(`{}`)); err == nil {
+		t.Error("a placeholder outside the copy's directory was created")
+	}
+}

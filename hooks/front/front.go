@@ -35,15 +35,15 @@ import (
 	"github.com/confinehq/confine/internal/starttrace"
 )
 
-// Name prefixes every message.
-const Name = "confine-runc"
+// Name prefixes every message (runcargs.Name).
+const Name = runcargs.Name
 
 // FullBinary is the complete wrapper's file name, next to confine-runc.
 const FullBinary = "confine-runc-full"
 
 // LogFile, under run_dir, receives messages when runc is given no --log
-// (the same file as hooks/wrapper's).
-const LogFile = "confine-runc.log"
+// (runcargs.LogFile, the same file as hooks/wrapper's).
+const LogFile = runcargs.LogFile
 
 // PrepareTimeout bounds the question to confined. Past it, the full
 // wrapper asks again and applies fail_mode.
@@ -89,20 +89,16 @@ func New(args []string, cfg *config.Config, cfgErr error) *Front {
 // Run does the work; on success it does not return (the process became
 // runc or confine-runc-full). Errors have been logged; the caller exits 1.
 func (f *Front) Run(ctx context.Context) error {
-	var argv []string
-	if len(f.Args) > 1 {
-		argv = f.Args[1:]
-	}
-	inv, perr := runcargs.ParseArgs(argv)
-	f.Trace.SetWho(Name + " " + inv.Command)
-	f.Trace.SetContainer(inv.ID)
-	f.Trace.Mark("parse arguments")
-	log := runcargs.NewRuncLog(inv, Name, f.Stderr)
 	cfg := f.Config
-	if cfg == nil || perr != nil || inv.Command == "exec" {
+	runDir := ""
+	if cfg != nil {
+		runDir = cfg.RunDir
+	}
+	b := runcargs.Start(f.Args, Name, f.Stderr, runDir, f.Trace)
+	argv, inv, log := b.Argv, b.Inv, b.Log
+	if cfg == nil || b.ParseErr != nil || inv.Command == "exec" {
 		return f.full(log)
 	}
-	log.Fallback = filepath.Join(cfg.RunDir, LogFile)
 	if !inv.Injects() {
 		return f.execRunc(log, argv)
 	}
@@ -145,7 +141,7 @@ func (f *Front) Run(ctx context.Context) error {
 	default:
 		return f.full(log)
 	}
-	err = f.Overlay(a.Copy, a.Target)
+	err = f.Overlay(a.Copy, a.Target, a.Placeholder)
 	f.Trace.Mark("private mount namespace, bind mount")
 	if err != nil {
 		if cfg.FailMode == config.FailOpen {

@@ -22,7 +22,7 @@ type execCall struct {
 type env struct {
 	dir, runc, self, full, bundle string
 	execs                         []execCall
-	overlays                      [][2]string
+	overlays                      [][3]string
 	prepares                      []wire.PrepareRequest
 }
 
@@ -55,8 +55,8 @@ func (e *env) front(cfg *config.Config, argv []string, answer *wire.PrepareAnswe
 		e.prepares = append(e.prepares, req)
 		return answer, prepErr
 	}
-	f.Overlay = func(copy, target string) error {
-		e.overlays = append(e.overlays, [2]string{copy, target})
+	f.Overlay = func(copy, target, placeholder string) error {
+		e.overlays = append(e.overlays, [3]string{copy, target, placeholder})
 		return nil
 	}
 	return f
@@ -80,6 +80,7 @@ func TestFront(t *testing.T) {
 		{name: "exec goes to the full wrapper (confine-init)", argv: []string{"exec", "c1", "sh"}, wantExec: "full"},
 		{name: "usage error goes to the full wrapper", argv: []string{"create", "--bundle"}, wantExec: "full"},
 		{name: "create prepared by confined", argv: create, answer: &wire.PrepareAnswer{Outcome: wire.OutcomePrepared, Copy: "/run/confine/runc/x/c1/config.json", Target: "/b/config.json", Logs: []wire.LogEntry{{Level: "info", Msg: "injected"}}}, wantExec: "runc", wantMount: true, wantAsk: true},
+		{name: "create prepared, with a mount of the bundle's config.json", argv: create, answer: &wire.PrepareAnswer{Outcome: wire.OutcomePrepared, Copy: "/run/confine/runc/x/c1/config.json", Target: "/b/config.json", Placeholder: "/run/confine/runc/x/c1/bundle-config.json"}, wantExec: "runc", wantMount: true, wantAsk: true},
 		{name: "create refused by confined", argv: create, answer: &wire.PrepareAnswer{Outcome: wire.OutcomeRefused, Error: "no"}, wantAsk: true},
 		{name: "runc refuses the command line itself", argv: create, answer: &wire.PrepareAnswer{Outcome: wire.OutcomePassThrough}, wantExec: "runc", wantAsk: true},
 		{name: "confined answers fallback", argv: create, answer: &wire.PrepareAnswer{Outcome: wire.OutcomeFallback}, wantExec: "full", wantAsk: true},
@@ -120,7 +121,7 @@ func TestFront(t *testing.T) {
 			if got := len(e.overlays) == 1; got != tt.wantMount {
 				t.Errorf("mounted %v, want %v", e.overlays, tt.wantMount)
 			}
-			if tt.wantMount && e.overlays[0] != [2]string{tt.answer.Copy, tt.answer.Target} {
+			if tt.wantMount && e.overlays[0] != [3]string{tt.answer.Copy, tt.answer.Target, tt.answer.Placeholder} {
 				t.Errorf("mounted %v", e.overlays[0])
 			}
 			if got := len(e.prepares) == 1; got != tt.wantAsk {

@@ -9,10 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// OverlayFunc makes runc read copy where it opens target. The real one
+// OverlayFunc makes runc read copy where it opens target and, when
+// placeholder is set, find target's own file at placeholder. The real one
 // (Overlay) changes the calling thread's mount namespace: the caller must
 // exec runc from the same goroutine, and must not return to other work.
-type OverlayFunc func(copy, target string) error
+type OverlayFunc func(copy, target, placeholder string) error
 
 // Overlay moves this thread into a mount namespace of its own and
 // bind-mounts copy over target there. runc, exec'd from this thread,
@@ -20,13 +21,19 @@ type OverlayFunc func(copy, target string) error
 // path while the file on disk, and every other process's view of it, stay
 // as the user wrote them.
 //
-// The mount holding target is first made a slave in the new namespace, so
-// the bind mount cannot propagate back to the host when that mount is
-// shared; mounts from the host still propagate in. No other mount changes.
+// With a placeholder (an existing file), target's own file is first bound
+// onto it: mount sources in the copy that named the bundle's config.json
+// point there (hooks.ConfigMounts), and the container gets the user's file
+// as plain runc would give it.
+//
+// The mounts holding target and placeholder are first made slaves in the
+// new namespace, so the bind mounts cannot propagate back to the host when
+// those mounts are shared; mounts from the host still propagate in. No
+// other mount changes.
 //
 // The OS thread stays locked: it is about to become runc (or the process
 // exits), and must not run other goroutines in this namespace.
-func Overlay(copy, target string) error {
+func Overlay(copy, target, placeholder string) error {
 	runtime.LockOSThread()
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("a private mount namespace for runc: unshare: %w", err)
@@ -37,6 +44,20 @@ func Overlay(copy, target string) error {
 	}
 	if err := unix.Mount("", mp, "", unix.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("making %s a slave mount in runc's namespace: %w", mp, err)
+	}
+	if placeholder != "" {
+		pmp, err := mountPointOf(placeholder)
+		if err != nil {
+			return err
+		}
+		if pmp != mp {
+			if err := unix.Mount("", pmp, "", unix.MS_SLAVE, ""); err != nil {
+				return fmt.Errorf("making %s a slave mount in runc's namespace: %w", pmp, err)
+			}
+		}
+		if err := unix.Mount(target, placeholder, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind-mounting %s onto %s in runc's namespace: %w", target, placeholder, err)
+		}
 	}
 	if err := unix.Mount(copy, target, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind-mounting %s over %s in runc's namespace: %w", copy, target, err)

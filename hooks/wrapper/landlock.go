@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/confinehq/confine/hooks"
+	"github.com/confinehq/confine/hooks/runcargs"
 	"github.com/confinehq/confine/internal/atomicfile"
 	"github.com/confinehq/confine/internal/config"
 	"github.com/confinehq/confine/internal/landlock"
@@ -51,7 +52,7 @@ func (w *Wrapper) initPath() (string, error) {
 // used) and the value of AnnotationLandlock. Without Landlock in the
 // kernel the fanotify guard stays the file layer, as before; a missing
 // confine-init is an error in fail_mode closed.
-func (w *Wrapper) landlockLayer(log *hooks.RuncLog, id string, needs bool) (string, string, error) {
+func (w *Wrapper) landlockLayer(log *runcargs.RuncLog, id string, needs bool) (string, string, error) {
 	if !needs {
 		return "", "", nil
 	}
@@ -158,7 +159,7 @@ func bundleOf(root, id string) (string, error) {
 // container whose process cannot be confined is an error: it would run
 // without the rules (without --process, runc takes the container's own
 // capabilities).
-func (w *Wrapper) execArgs(inv hooks.Invocation, argv []string) ([]string, error) {
+func (w *Wrapper) execArgs(inv runcargs.Invocation, argv []string) ([]string, error) {
 	if inv.CommandIndex < 0 {
 		return argv, nil
 	}

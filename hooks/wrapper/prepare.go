@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/confinehq/confine/hooks"
+	"github.com/confinehq/confine/hooks/runcargs"
 	"github.com/confinehq/confine/internal/api/wire"
 )
 
@@ -16,7 +16,7 @@ import (
 // whose reason the caller logs, as Run would.
 func (w *Wrapper) Prepare(ctx context.Context) *wire.PrepareAnswer {
 	var logs []wire.LogEntry
-	log := &hooks.RuncLog{Record: func(level, msg string) { logs = append(logs, wire.LogEntry{Level: level, Msg: msg}) }}
+	log := &runcargs.RuncLog{Record: func(level, msg string) { logs = append(logs, wire.LogEntry{Level: level, Msg: msg}) }}
 	answer := func(outcome string) *wire.PrepareAnswer {
 		return &wire.PrepareAnswer{Outcome: outcome, Logs: logs}
 	}
@@ -24,7 +24,7 @@ func (w *Wrapper) Prepare(ctx context.Context) *wire.PrepareAnswer {
 	if len(w.Args) > 1 {
 		argv = w.Args[1:]
 	}
-	inv, perr := hooks.ParseArgs(argv)
+	inv, perr := runcargs.ParseArgs(argv)
 	if perr != nil || !inv.Injects() || w.Config == nil {
 		// Usage errors, fail-open decisions and every other command stay
 		// with confine-runc's own code path.
@@ -47,6 +47,6 @@ func (w *Wrapper) Prepare(ctx context.Context) *wire.PrepareAnswer {
 		return refuse(err.Error())
 	}
 	a := answer(wire.OutcomePrepared)
-	a.Copy, a.Target = cp.Copy, cp.Target
+	a.Copy, a.Target, a.Placeholder = cp.Copy, cp.Target, cp.Placeholder
 	return a
 }

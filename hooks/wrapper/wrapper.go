@@ -33,8 +33,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Name prefixes every message confine-runc writes.
-const Name = "confine-runc"
+// Name prefixes every message confine-runc writes (runcargs.Name).
+const Name = runcargs.Name
 
 // DefaultHookPath is where packages install confine-hook.
 const DefaultHookPath = "/usr/bin/confine-hook"
@@ -43,8 +43,8 @@ const DefaultHookPath = "/usr/bin/confine-hook"
 const HookBinary = "confine-hook"
 
 // LogFile, under run_dir, receives confine-runc's messages when runc is
-// given no --log.
-const LogFile = "confine-runc.log"
+// given no --log (runcargs.LogFile).
+const LogFile = runcargs.LogFile
 
 // ErrRefused means confine-runc refused to create the container; the
 // reason has been logged in runc's format.
@@ -90,7 +90,7 @@ type Wrapper struct {
 	GOARCH string
 	// Overlay puts the private copy over the bundle's config.json for
 	// runc (Overlay by default).
-	Overlay OverlayFunc
+	Overlay runcargs.OverlayFunc
 	// RuncHelp returns `runc CMD --help`'s output, to learn whether runc
 	// knows a flag this parser does not (RuncHelp by default).
 	RuncHelp func(runc, cmd string) ([]byte, error)
@@ -118,7 +118,7 @@ func New(args []string, cfg *config.Config, cfgErr error) *Wrapper {
 		LocalProfile: LocalProfile,
 		Filter:       Filter,
 		GOARCH:       runtime.GOARCH,
-		Overlay:      Overlay,
+		Overlay:      runcargs.Overlay,
 		RuncHelp:     RuncHelp,
 		Now:          time.Now,
 	}
@@ -132,23 +132,13 @@ func New(args []string, cfg *config.Config, cfgErr error) *Wrapper {
 // runc). With a test Exec that returns nil, Run returns nil. Every error
 // returned has already been logged in runc's format; the caller exits 1.
 func (w *Wrapper) Run(ctx context.Context) error {
-	var argv []string
-	if len(w.Args) > 1 {
-		argv = w.Args[1:]
-	}
-	inv, perr := hooks.ParseArgs(argv)
-	log := hooks.NewRuncLog(inv, Name, w.Stderr)
 	runc, runDir := config.Default().RuncPath, config.Default().RunDir
 	if w.Config != nil {
 		runc, runDir = w.Config.RuncPath, w.Config.RunDir
 	}
-	w.Trace.SetWho(Name + "-full " + inv.Command)
-	w.Trace.SetContainer(inv.ID)
-	w.Trace.Mark("parse arguments")
 	w.runDir = runDir
-	if inv.Log == "" {
-		log.Fallback = filepath.Join(runDir, LogFile)
-	}
+	b := runcargs.Start(w.Args, Name+"-full", w.Stderr, runDir, w.Trace)
+	argv, inv, perr, log := b.Argv, b.Inv, b.ParseErr, b.Log
 
 	if !inv.Injects() {
 		// The fast path: nothing but the configuration was loaded. Help
@@ -198,7 +188,7 @@ func (w *Wrapper) Run(ctx context.Context) error {
 		log.Errorf("%v", err)
 		return ErrRefused
 	}
-	err = w.Overlay(cp.Copy, cp.Target)
+	err = w.Overlay(cp.Copy, cp.Target, cp.Placeholder)
 	w.Trace.Mark("private mount namespace, bind mount")
 	if err != nil {
 		if cfg.FailMode == config.FailOpen {
@@ -221,7 +211,7 @@ var errRuncRefuses = errors.New("runc refuses this command line itself")
 // with a bad boolean always; an unknown flag only when runc's own help for
 // the command does not list it (a newer runc's flag must not slip a
 // container past the injection).
-func (w *Wrapper) runcRefuses(runc string, inv hooks.Invocation) bool {
+func (w *Wrapper) runcRefuses(runc string, inv runcargs.Invocation) bool {
 	if inv.UnknownFlag == "" {
 		return true
 	}
@@ -260,16 +250,18 @@ func idOrUnknown(id string) string {
 	return id
 }
 
-// privateCopy is what inject made: the edited spec, and the file runc
-// opens that it is to be mounted over.
+// privateCopy is what inject made: the edited spec, the file runc opens
+// that it is to be mounted over, and the placeholder that file is bound
+// onto first ("" when no mount names it: hooks.ConfigMounts).
 type privateCopy struct {
-	Copy   string
-	Target string
+	Copy        string
+	Target      string
+	Placeholder string
 }
 
 // inject decides and renders the edited spec into a private copy. The
 // bundle is never written.
-func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invocation) (privateCopy, error) {
+func (w *Wrapper) inject(ctx context.Context, log *runcargs.RuncLog, inv runcargs.Invocation) (privateCopy, error) {
 	cfg := w.Config
 	cwd, err := w.Getwd()
 	if err != nil {
@@ -356,6 +348,10 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 		// runc exec processes get the container's capabilities.
 		mods = append(mods, hooks.Annotations{AnnotationExecSessions: prof.EffectiveExecSessions()})
 	}
+	// Mounts of the bundle's own config.json: first, on the spec as the
+	// user wrote it.
+	cm := &hooks.ConfigMounts{Bundle: bundle, Config: target, Placeholder: filepath.Join(hooks.CopyDir(cfg.RunDir, root, inv.ID), hooks.BundleConfigFile)}
+	mods = append(hooks.Modifiers{cm}, mods...)
 	if err := mods.Modify(sf.Spec); err != nil {
 		return privateCopy{}, fmt.Errorf("container %s: editing %s: %v; nothing was changed", inv.ID, sf.Path, err)
 	}
@@ -366,14 +362,18 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 	w.Trace.Mark("spec modifiers, render")
 	hooks.PruneCopies(cfg.RunDir, w.Now())
 	w.Trace.Mark("prune old copies")
-	cp, err := hooks.WriteCopy(cfg.RunDir, hooks.Origin{Bundle: bundle, Config: target, Root: root, ID: inv.ID, Namespace: ns, Command: inv.Command}, out)
+	o := hooks.Origin{Bundle: bundle, Config: target, Root: root, ID: inv.ID, Namespace: ns, Command: inv.Command}
+	if cm.Redirected() {
+		o.Placeholder = cm.Placeholder
+	}
+	cp, err := hooks.WriteCopy(cfg.RunDir, o, out)
 	if err != nil {
 		return privateCopy{}, fmt.Errorf("container %s: %v", inv.ID, err)
 	}
 	w.Trace.Mark("write private copy")
 	log.Infof("container %s/%s: profile %q (mode %s, %s, %s) injected into %s, read by runc in place of %s", ns, inv.ID, prof.Name, prof.Mode, digest, reason, cp, target)
 	w.Trace.Mark("log line")
-	return privateCopy{Copy: cp, Target: target}, nil
+	return privateCopy{Copy: cp, Target: target, Placeholder: o.Placeholder}, nil
 }
 
 // checkRunc makes sure the real runc exists, is executable and is not
@@ -381,7 +381,7 @@ func (w *Wrapper) inject(ctx context.Context, log *hooks.RuncLog, inv hooks.Invo
 func (w *Wrapper) checkRunc(path string) error { return runcargs.CheckRunc(path, w.Executable) }
 
 // execRunc replaces the process with runc and the original arguments.
-func (w *Wrapper) execRunc(log *hooks.RuncLog, path string, argv []string) error {
+func (w *Wrapper) execRunc(log *runcargs.RuncLog, path string, argv []string) error {
 	if err := w.checkRunc(path); err != nil {
 		log.Errorf("%v", err)
 		return err

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/confinehq/confine/hooks"
 	"github.com/confinehq/confine/hooks/hookstest"
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/config"
@@ -68,9 +69,9 @@ type env struct {
 	calls   []execCall
 	stderr  bytes.Buffer
 	orig    []byte
-	// overlays are the Overlay calls: the copy runc reads, and the file
-	// it is mounted over.
-	overlays [][2]string
+	// overlays are the Overlay calls: the copy runc reads, the file it
+	// is mounted over, and the placeholder that file is bound onto.
+	overlays [][3]string
 	// runcHelp is what `runc CMD --help` prints.
 	runcHelp string
 }
@@ -147,8 +148,8 @@ func (e *env) wrapper(args []string) *Wrapper {
 		return nil
 	}
 	w.Filter = fakeSeccomp
-	w.Overlay = func(cp, target string) error {
-		e.overlays = append(e.overlays, [2]string{cp, target})
+	w.Overlay = func(cp, target, placeholder string) error {
+		e.overlays = append(e.overlays, [3]string{cp, target, placeholder})
 		return nil
 	}
 	w.RuncHelp = func(runc, cmd string) ([]byte, error) {
@@ -279,6 +280,48 @@ func TestCreateInjectsDecision(t *testing.T) {
 	}
 	if !strings.Contains(e.logText(), `profile \"web\" (mode enforce`) {
 		t.Errorf("log = %s", e.logText())
+	}
+}
+
+// TestMountOfOwnConfigJSON: a bind mount of the bundle's own config.json
+// is pointed at the placeholder the user's file is bound onto, in the copy
+// only; without one, no placeholder.
+func TestMountOfOwnConfigJSON(t *testing.T) {
+	e := newEnv(t, config.FailClosed, true)
+	var s specs.Spec
+	if err := json.Unmarshal(e.orig, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/cfg", Source: "./config.json", Options: []string{"bind"}})
+	orig, err := json.Marshal(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.orig = orig
+	writeFile(t, filepath.Join(e.bundle, "config.json"), orig, 0o644)
+	if err := e.wrapper(e.createArgs()).Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v\nstderr: %s", err, e.stderr.String())
+	}
+	e.assertUnchanged()
+	got := e.spec()
+	ph := filepath.Join(hooks.CopyDir(e.cfg.RunDir, "/run/containerd/runc/default", "c1"), hooks.BundleConfigFile)
+	if e.overlays[0][2] != ph {
+		t.Errorf("placeholder %q, want %q", e.overlays[0][2], ph)
+	}
+	if st, err := os.Stat(ph); err != nil || st.Size() != 0 {
+		t.Errorf("placeholder file: %v %v", st, err)
+	}
+	last := got.Mounts[len(got.Mounts)-1]
+	if last.Destination != "/cfg" || last.Source != ph {
+		t.Errorf("mount in the copy = %+v, want source %s", last, ph)
+	}
+
+	plain := newEnv(t, config.FailClosed, true)
+	if err := plain.wrapper(plain.createArgs()).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if plain.overlays[0][2] != "" {
+		t.Errorf("placeholder %q for a spec that does not mount its config.json", plain.overlays[0][2])
 	}
 }
 

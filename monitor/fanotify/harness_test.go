@@ -20,7 +20,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/confinehq/confine/hooks"
+	"github.com/confinehq/confine/hooks/hookrun"
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/testbed"
 	"github.com/confinehq/confine/monitor/rules"
@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 
 // runHook is the createRuntime hook: state to the test, wait for "ok".
 func runHook(sock string) int {
-	st, err := hooks.ReadState(os.Stdin, 0)
+	st, err := hookrun.ReadState(os.Stdin, 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "test hook:", err)
 		return 1

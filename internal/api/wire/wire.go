@@ -123,8 +123,8 @@ func (r HookRequest) Validate() error {
 
 // Outcomes of a prepare request.
 const (
-	// OutcomePrepared: the private copy is written; mount it over Target
-	// and exec runc.
+	// OutcomePrepared: the private copy is written; bind Target onto
+	// Placeholder when one is named, mount Copy over Target and exec runc.
 	OutcomePrepared = "prepared"
 	// OutcomePassThrough: runc refuses this command line by itself; exec
 	// it untouched.
@@ -161,11 +161,14 @@ type LogEntry struct {
 
 // PrepareAnswer is confined's answer to PrepareRequest.
 type PrepareAnswer struct {
-	Outcome string     `json:"outcome"`
-	Copy    string     `json:"copy,omitempty"`
-	Target  string     `json:"target,omitempty"`
-	Error   string     `json:"error,omitempty"`
-	Logs    []LogEntry `json:"logs,omitempty"`
+	Outcome string `json:"outcome"`
+	Copy    string `json:"copy,omitempty"`
+	Target  string `json:"target,omitempty"`
+	// Placeholder, when set, is where Target's own file is bound before
+	// the copy covers it: mounts that named it point there.
+	Placeholder string     `json:"placeholder,omitempty"`
+	Error       string     `json:"error,omitempty"`
+	Logs        []LogEntry `json:"logs,omitempty"`
 }
 
 // MaxArgs bounds PrepareRequest.Argv.
