@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -125,5 +126,89 @@ func TestLearnedCapabilitiesUsed(t *testing.T) {
 	yaml, err := os.ReadFile(filepath.Join(bed.StateDir, "learned", "capl.yaml"))
 	if err != nil || !strings.Contains(string(yaml), "the ones the workload used") {
 		t.Errorf("learned profile header does not name the exercised capabilities: %v\n%s", err, yaml)
+	}
+}
+
+// TestExecFastPath: with bpf events, an exec of a file the profile's
+// literal exec.allow named in the container's root is allowed from the
+// event alone (its device and inode, as the kernel opened it on the
+// container's overlayfs, equal what stat says through the container's
+// root), with no /proc read. A file replaced at an allowed path (a new
+// inode) goes to the slow path and is still allowed by its path; a copy
+// elsewhere is still a kill.
+func TestExecFastPath(t *testing.T) {
+	if v := os.Getenv(e2e.ProcessEventsEnv); v != "" && v != "bpf" && v != "auto" {
+		t.Skipf("the exec fast path needs bpf events (%s=%s)", e2e.ProcessEventsEnv, v)
+	}
+	bed := e2e.NewBed(t)
+	bed.WriteConfig(t, "rescan_interval = \"1h\"\nfanotify_guard = false\nlandlock = false")
+	bed.WriteProfile(t, "app", strings.Replace(appProfile, `allow: ["/bin/busybox"]`, `allow: ["/bin/busybox", "/opt/true"]`, 1))
+	confined := bed.StartConfined(t)
+	// /opt/true (busybox: the applet is its name) is a file of the
+	// host's, bind-mounted: the test replaces it from outside while no
+	// process runs it.
+	opt := t.TempDir()
+	hostBusybox, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(opt, "true"), hostBusybox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	id := testbed.UniqueID("fast")
+	r, err := bed.Start(context.Background(), testbed.RunOptions{
+		ID: id, Runtime: bed.Runc, Args: []string{"sleep", "300"},
+		Labels: map[string]string{"confine.profile": "app"},
+		Mounts: []testbed.Mount{{Source: opt, Destination: "/opt"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitWatched(t, confined, bed.Namespace, id)
+	const byEvent, byProc = `confine_exec_judged_total{by="event"}`, `confine_exec_judged_total{by="proc"}`
+	run := func(script string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		res, err := r.Exec(ctx, "/bin/busybox", "sh", "-c", script)
+		if err != nil || res.ExitStatus != 0 {
+			t.Fatalf("%s: %v %+v", script, err, res)
+		}
+	}
+	// The first exec built the container's inode set from its root.
+	run("/bin/busybox true")
+	e0, p0 := bed.Metric(t, byEvent), bed.Metric(t, byProc)
+	const n = 200
+	run(fmt.Sprintf("i=0; while [ $i -lt %d ]; do /bin/busybox true; /opt/true; i=$((i+1)); done", n))
+	e1, p1 := bed.Metric(t, byEvent), bed.Metric(t, byProc)
+	// Every exec of the session, its shell (/bin/busybox) included, is
+	// the fast path's: on the overlay root and on a bind mount.
+	if e1-e0 < 2*n || p1 != p0 {
+		t.Fatalf("%d execs of allowed files: %v judged from the event, %v from /proc (want ≥ %d and 0)", 2*n, e1-e0, p1-p0, 2*n)
+	}
+	// Replaced: a new inode at the allowed path is judged from /proc,
+	// and allowed.
+	if err := os.WriteFile(filepath.Join(opt, "true.new"), hostBusybox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(opt, "true.new"), filepath.Join(opt, "true")); err != nil {
+		t.Fatal(err)
+	}
+	run("/opt/true")
+	if p2 := bed.Metric(t, byProc); p2-p1 < 1 {
+		t.Fatalf("exec of a replaced /opt/true was not judged from /proc (%v → %v)", p1, p2)
+	}
+	run("/bin/busybox true")
+	if k := bed.Metric(t, `confine_kills_total{rule="exec"}`); k != 0 {
+		t.Fatalf("killed for running a replaced but allowed /opt/true (confine_kills_total %v)", k)
+	}
+	// A copy outside exec.allow: the slow path kills.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	_, _ = r.Exec(ctx, "/bin/busybox", "sh", "-c", "/bin/busybox cp /bin/busybox /tmp/x && exec /tmp/x sleep 30")
+	cancel()
+	bed.WaitAlert(t, 20*time.Second, map[string]string{"container_id": id, "rule": "exec", "event": "kill"})
+	if code, exited := waitExit(t, r, 10*time.Second); !exited || code == 0 {
+		t.Fatalf("container not killed: exited=%v code=%d", exited, code)
 	}
 }

@@ -3,10 +3,12 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
 	"github.com/confinehq/confine/internal/config"
@@ -34,12 +36,16 @@ type bpfState struct {
 	cgMu sync.Mutex
 	// byCgroup maps a watched cgroup id to its container; cgroupOf the
 	// other way.
-	byCgroup map[uint64]*container
+	byCgroup map[uint64]*watchedCgroup
 	cgroupOf map[*container]uint64
 	// fromStart holds the containers in the filter since their
 	// createRuntime hook, before user code ran: the capability recorder
 	// saw all of their use.
 	fromStart map[*container]bool
+
+	// Exec events judged from the event alone and from /proc
+	// (confine_exec_judged_total{by}).
+	judgedEvent, judgedProc prometheus.Counter
 }
 
 // startEvents starts the process-event source the configuration asks for:
@@ -65,10 +71,14 @@ func (m *monitor) startEvents(ctx context.Context) (started bool, err error) {
 		return false, nil
 	}
 	m.bpf.src = src
-	m.bpf.byCgroup, m.bpf.cgroupOf, m.bpf.fromStart = map[uint64]*container{}, map[*container]uint64{}, map[*container]bool{}
+	m.bpf.byCgroup, m.bpf.cgroupOf, m.bpf.fromStart = map[uint64]*watchedCgroup{}, map[*container]uint64{}, map[*container]bool{}
 	if on, why := src.Caps(); !on {
 		m.d.log.Warn("capability recorder not attached: learned profiles keep the capabilities workloads hold", "reason", why)
 	}
+	judged := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "confine_exec_judged_total", Help: "Exec events (bpf) by what judged them: the event alone (its file's inode was allowed, no system call) or /proc (the slow path)."}, []string{"by"})
+	m.d.metrics.reg.MustRegister(judged)
+	m.bpf.judgedEvent, m.bpf.judgedProc = judged.WithLabelValues(judgedByEvent), judged.WithLabelValues(judgedByProc)
+	m.debug = m.d.log.Enabled(ctx, slog.LevelDebug)
 	m.setSource(eventSourceBPF)
 	m.d.log.Info("process events from bpf tracepoints", "full", src.Full())
 	m.done = make(chan struct{})
@@ -116,15 +126,13 @@ func (m *monitor) bpfLoop() {
 		}
 		m.d.metrics.events.Inc()
 		m.bpf.cgMu.Lock()
-		c := m.bpf.byCgroup[ev.CgroupID]
+		w := m.bpf.byCgroup[ev.CgroupID]
 		m.bpf.cgMu.Unlock()
-		if c == nil {
+		if w == nil {
 			m.d.log.Debug("bpf event of a cgroup no longer watched", "event", ev.String())
 			continue // forgotten since
 		}
-		if ev.Kind == bpfevents.KindExec {
-			m.d.log.Debug("bpf exec event", "pid", ev.TGID, "file", ev.Filename, "namespace", c.Namespace, "container", c.ID)
-		}
+		c := w.c
 		switch ev.Kind {
 		case bpfevents.KindFork:
 			m.mu.Lock()
@@ -134,11 +142,20 @@ func (m *monitor) bpfLoop() {
 			m.mu.Lock()
 			m.lineage[ev.TGID] = c
 			m.mu.Unlock()
+			if judgeFromEvent(w, ev) {
+				m.bpf.judgedEvent.Inc()
+				continue
+			}
+			m.bpf.judgedProc.Inc()
+			if m.debug {
+				m.d.log.Debug("bpf exec event judged from /proc", "pid", ev.TGID, "file", ev.Filename, "dev", ev.ExeDev, "ino", ev.ExeIno, "namespace", c.Namespace, "container", c.ID)
+			}
 			if judged, key := m.fastExec(ev.TGID, ev.Timestamp); judged != nil {
 				m.evaluateKey(key, judged)
 			} else {
 				m.judgeExited(ev, c)
 			}
+			refreshExecSet(w, ev.TGID)
 		case bpfevents.KindUID, bpfevents.KindGID:
 			m.evaluate(ev.TGID, c)
 		case bpfevents.KindExit:
@@ -178,7 +195,9 @@ func (m *monitor) watchCgroup(c *container, pid int, fromStart bool) {
 	if old, ok := m.bpf.cgroupOf[c]; ok && old != id {
 		delete(m.bpf.byCgroup, old)
 	}
-	m.bpf.byCgroup[id] = c
+	if w := m.bpf.byCgroup[id]; w == nil || w.c != c {
+		m.bpf.byCgroup[id] = &watchedCgroup{c: c}
+	}
 	m.bpf.cgroupOf[c] = id
 	if fromStart {
 		m.bpf.fromStart[c] = true
@@ -197,7 +216,7 @@ func (m *monitor) forgetCgroup(c *container) (caps bpfevents.Caps, fromStart, ok
 	fromStart = m.bpf.fromStart[c]
 	delete(m.bpf.cgroupOf, c)
 	delete(m.bpf.fromStart, c)
-	if ok && m.bpf.byCgroup[id] == c {
+	if w := m.bpf.byCgroup[id]; ok && w != nil && w.c == c {
 		delete(m.bpf.byCgroup, id)
 	} else {
 		ok = false

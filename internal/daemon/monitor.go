@@ -31,6 +31,9 @@ type monitor struct {
 	cancel    context.CancelFunc
 	done      chan struct{}
 	bpf       bpfState
+	// debug: the logger takes debug records (the event loops build them
+	// only then).
+	debug bool
 
 	mu sync.Mutex
 	// lineage maps a pid to the container its parent belonged to, learned

@@ -69,6 +69,11 @@ type Event struct {
 	// UID and GID are the real ids; EUID and EGID the effective ones, read
 	// only when Full (else equal to the real ones).
 	UID, GID, EUID, EGID uint32
+	// SUID and FSUID are the saved and filesystem uids, CapEff the
+	// effective capabilities, read only when Full (else the real uid and
+	// 0).
+	SUID, FSUID uint32
+	CapEff      uint64
 	// Full says StartTime, EUID/EGID and the executable were read from the
 	// task (the kernel has BTF). Without it they are zero or copies.
 	Full bool
@@ -131,6 +136,7 @@ func parseRecord(b []byte) (Event, error) {
 		TGID:      int(r.Tgid),
 		PID:       int(r.Pid),
 		UID:       r.Uid, GID: r.Gid, EUID: r.Euid, EGID: r.Egid,
+		SUID: r.Suid, FSUID: r.Fsuid, CapEff: r.CapEff,
 		Full:      r.Flags&flagFull != 0,
 		StartTime: time.Duration(r.StartBoottime),
 		ExeIno:    r.ExeIno,

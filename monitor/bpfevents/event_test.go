@@ -35,9 +35,9 @@ func TestParseRecord(t *testing.T) {
 		{
 			name: "exec with task fields",
 			in: eventsEvent{Kind: 1, Timestamp: 5e9, CgroupId: 975, StartBoottime: 4e9, ExeIno: 247072, ExeDev: 254 << 20,
-				Tgid: 10, Pid: 10, Ppid: 12, Uid: 1, Gid: 2, Euid: 3, Egid: 4, Flags: flagFull, FilenameLen: 8, Filename: filename("/bin/sh")},
+				Tgid: 10, Pid: 10, Ppid: 12, Uid: 1, Gid: 2, Euid: 3, Egid: 4, Suid: 5, Fsuid: 6, CapEff: 1 << 21, Flags: flagFull, FilenameLen: 8, Filename: filename("/bin/sh")},
 			want: Event{Kind: KindExec, Timestamp: 5 * time.Second, CgroupID: 975, StartTime: 4 * time.Second, ExeIno: 247072,
-				ExeDev: unix.Mkdev(254, 0), TGID: 10, PID: 10, OldPID: 12, UID: 1, GID: 2, EUID: 3, EGID: 4, Full: true, Filename: "/bin/sh"},
+				ExeDev: unix.Mkdev(254, 0), TGID: 10, PID: 10, OldPID: 12, UID: 1, GID: 2, EUID: 3, EGID: 4, SUID: 5, FSUID: 6, CapEff: 1 << 21, Full: true, Filename: "/bin/sh"},
 		},
 		{
 			name: "filename length beyond the buffer is cut at the NUL",

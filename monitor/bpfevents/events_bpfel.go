@@ -19,6 +19,7 @@ type eventsEvent struct {
 	CgroupId      uint64
 	StartBoottime uint64
 	ExeIno        uint64
+	CapEff        uint64
 	ExeDev        uint32
 	Kind          uint32
 	Tgid          int32
@@ -29,6 +30,8 @@ type eventsEvent struct {
 	Gid           uint32
 	Euid          uint32
 	Egid          uint32
+	Suid          uint32
+	Fsuid         uint32
 	Flags         uint32
 	FilenameLen   uint32
 	Filename      [256]int8

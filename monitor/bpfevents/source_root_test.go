@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -158,6 +160,10 @@ func TestWatchedCgroupEvents(t *testing.T) {
 				if e.StartTime == 0 || e.StartTime > time.Duration(now.Nano()) {
 					t.Errorf("start time %v, now %v", e.StartTime, time.Duration(now.Nano()))
 				}
+				// The shell runs as root with this test's capabilities.
+				if want := ownCapEff(t); e.CapEff != want || e.EUID != 0 || e.SUID != 0 || e.FSUID != 0 {
+					t.Errorf("exec of a root shell: CapEff %#x (want %#x), euid/suid/fsuid %d/%d/%d", e.CapEff, want, e.EUID, e.SUID, e.FSUID)
+				}
 			} else if e.Full || e.ExeIno != 0 || e.StartTime != 0 {
 				t.Errorf("an event without CO-RE carries task fields: %#v", e)
 			}
@@ -176,7 +182,7 @@ func TestWatchedCgroupEvents(t *testing.T) {
 					sawTrue = sawTrue || x.Filename == "/bin/true"
 				}
 				for _, x := range find(evs, KindUID, c) {
-					sawUID = sawUID || x.UID == 1234 && (!tc.full || x.EUID == 1234)
+					sawUID = sawUID || x.UID == 1234 && (!tc.full || x.EUID == 1234 && x.SUID == 1234 && x.FSUID == 1234)
 				}
 				for _, x := range find(evs, KindGID, c) {
 					sawGID = sawGID || x.GID == 4321
@@ -264,4 +270,24 @@ func TestLossReported(t *testing.T) {
 	if lost == 0 || s.Lost() != lost {
 		t.Fatalf("lost events reported %d, Lost() %d: want the same, non-zero", lost, s.Lost())
 	}
+}
+
+// ownCapEff is this process's effective capability set (/proc/self/status).
+func ownCapEff(t *testing.T) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no CapEff in /proc/self/status")
+	return 0
 }

@@ -42,6 +42,7 @@ struct event {
 	u64 cgroup_id;     // unified (v2) cgroup of the task
 	u64 start_boottime; // the process's start time, boot ns (0 when unknown)
 	u64 exe_ino;       // executable's inode (0 when unknown)
+	u64 cap_eff;       // effective capabilities (only with CO-RE; else 0)
 	u32 exe_dev;       // executable's device, kernel encoding (MAJOR<<20|MINOR)
 	u32 kind;          // enum event_kind
 	s32 tgid;
@@ -50,6 +51,7 @@ struct event {
 	s32 child;         // fork: the child's pid
 	u32 uid, gid;      // real ids
 	u32 euid, egid;    // effective ids (only with CO-RE; else the real ones)
+	u32 suid, fsuid;   // saved and filesystem uids (only with CO-RE; else the real one)
 	u32 flags;         // EVF_*
 	u32 filename_len;  // bytes in filename, including the NUL
 	char filename[FILENAME_LEN];
@@ -115,9 +117,18 @@ typedef struct {
 	u32 val;
 } kgid_t;
 
+// kernel_cap_t is struct { u64 val; } since 6.3 and struct { u32 cap[2]; }
+// before: both 8 bytes, read whole (only the field's offset is relocated).
+typedef struct {
+	u64 val;
+} kernel_cap_t;
+
 struct cred {
+	kuid_t suid;
 	kuid_t euid;
+	kuid_t fsuid;
 	kgid_t egid;
+	kernel_cap_t cap_effective;
 } __attribute__((preserve_access_index));
 
 struct task_struct {
@@ -231,10 +242,25 @@ static __always_inline struct event *reserve(struct watched *w, u64 cgid, u32 ki
 	e->gid = uid_gid >> 32;
 	e->euid = e->uid;
 	e->egid = e->gid;
+	e->suid = e->uid;
+	e->fsuid = e->uid;
+	e->cap_eff = 0;
 	e->flags = 0;
 	e->filename_len = 0;
 	e->filename[0] = 0;
 	return e;
+}
+
+// fill_creds reads the task's credentials beyond the real ids, through
+// CO-RE: what the exec and privilege rules judge.
+static __always_inline void fill_creds(struct event *e, struct task_struct *t)
+{
+	const struct cred *c = BPF_CORE_READ(t, cred);
+	e->euid = BPF_CORE_READ(c, euid.val);
+	e->egid = BPF_CORE_READ(c, egid.val);
+	e->suid = BPF_CORE_READ(c, suid.val);
+	e->fsuid = BPF_CORE_READ(c, fsuid.val);
+	bpf_core_read(&e->cap_eff, sizeof(e->cap_eff), &c->cap_effective);
 }
 
 // fill_core reads what only the task struct knows, through CO-RE.
@@ -243,8 +269,7 @@ static __always_inline void fill_core(struct event *e)
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct task_struct *leader = BPF_CORE_READ(t, group_leader);
 	e->start_boottime = BPF_CORE_READ(leader, start_boottime);
-	e->euid = BPF_CORE_READ(t, cred, euid.val);
-	e->egid = BPF_CORE_READ(t, cred, egid.val);
+	fill_creds(e, t);
 	struct file *exe = BPF_CORE_READ(t, mm, exe_file);
 	if (exe) {
 		e->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
@@ -330,9 +355,7 @@ static __always_inline int on_id_change(struct tp_sys_exit *ctx, u32 kind, int c
 	if (!e)
 		return 0;
 	if (core) {
-		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-		e->euid = BPF_CORE_READ(t, cred, euid.val);
-		e->egid = BPF_CORE_READ(t, cred, egid.val);
+		fill_creds(e, (struct task_struct *)bpf_get_current_task());
 		e->flags |= EVF_CORE;
 	}
 	bpf_ringbuf_submit(e, 0);
