@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/confinehq/confine/internal/config"
+	"github.com/confinehq/confine/internal/finding"
 	"github.com/confinehq/confine/monitor/bpfevents"
 	"github.com/confinehq/confine/monitor/kill"
 	"github.com/confinehq/confine/monitor/proc"
@@ -54,12 +55,12 @@ type bpfState struct {
 // process_events is auto. It reports whether it started one; an error
 // means process_events = "bpf" could not be honoured.
 func (m *monitor) startEvents(ctx context.Context) (started bool, err error) {
-	mode := m.d.cfg.ProcessEvents
+	mode := m.cfg.ProcessEvents
 	if mode == config.ProcessEventsProcConnector {
 		return false, nil
 	}
 	var opts []bpfevents.Option
-	if !m.d.cfg.CapabilityRecorder { // benchmarks: the recorder's cost
+	if !m.cfg.CapabilityRecorder { // benchmarks: the recorder's cost
 		opts = append(opts, bpfevents.WithoutCaps())
 	}
 	src, err := bpfevents.Open(ctx, opts...)
@@ -67,20 +68,20 @@ func (m *monitor) startEvents(ctx context.Context) (started bool, err error) {
 		if mode == config.ProcessEventsBPF {
 			return false, fmt.Errorf("process_events = %q: %w", mode, err)
 		}
-		m.d.log.Warn("bpf process events unavailable; using the proc connector", "error", err)
+		m.log.Warn("bpf process events unavailable; using the proc connector", "error", err)
 		return false, nil
 	}
 	m.bpf.src = src
 	m.bpf.byCgroup, m.bpf.cgroupOf, m.bpf.fromStart = map[uint64]*watchedCgroup{}, map[*container]uint64{}, map[*container]bool{}
 	if on, why := src.Caps(); !on {
-		m.d.log.Warn("capability recorder not attached: learned profiles keep the capabilities workloads hold", "reason", why)
+		m.log.Warn("capability recorder not attached: learned profiles keep the capabilities workloads hold", "reason", why)
 	}
 	judged := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "confine_exec_judged_total", Help: "Exec events (bpf) by what judged them: the event alone (its file's inode was allowed, no system call) or /proc (the slow path)."}, []string{"by"})
-	m.d.metrics.reg.MustRegister(judged)
+	m.metrics.reg.MustRegister(judged)
 	m.bpf.judgedEvent, m.bpf.judgedProc = judged.WithLabelValues(judgedByEvent), judged.WithLabelValues(judgedByProc)
-	m.debug = m.d.log.Enabled(ctx, slog.LevelDebug)
+	m.debug = m.log.Enabled(ctx, slog.LevelDebug)
 	m.setSource(eventSourceBPF)
-	m.d.log.Info("process events from bpf tracepoints", "full", src.Full())
+	m.log.Info("process events from bpf tracepoints", "full", src.Full())
 	m.done = make(chan struct{})
 	go m.bpfLoop()
 	return true, nil
@@ -96,7 +97,7 @@ func (m *monitor) setSource(s string) {
 		if v == s {
 			val = 1
 		}
-		m.d.metrics.eventSource.WithLabelValues(v).Set(val)
+		m.metrics.eventSource.WithLabelValues(v).Set(val)
 	}
 }
 
@@ -120,16 +121,16 @@ func (m *monitor) bpfLoop() {
 	defer close(m.done)
 	for ev := range m.bpf.src.Events() {
 		if ev.Kind == bpfevents.KindLost {
-			m.d.metrics.eventsLost.Add(float64(ev.Lost))
-			m.d.lost.lost(lostBPF, "process events (bpf ring buffer full)", ev.Lost)
+			m.metrics.eventsLost.Add(float64(ev.Lost))
+			m.lost.lost(lostBPF, "process events (bpf ring buffer full)", ev.Lost)
 			continue
 		}
-		m.d.metrics.events.Inc()
+		m.metrics.events.Inc()
 		m.bpf.cgMu.Lock()
 		w := m.bpf.byCgroup[ev.CgroupID]
 		m.bpf.cgMu.Unlock()
 		if w == nil {
-			m.d.log.Debug("bpf event of a cgroup no longer watched", "event", ev.String())
+			m.log.Debug("bpf event of a cgroup no longer watched", "event", ev.String())
 			continue // forgotten since
 		}
 		c := w.c
@@ -148,7 +149,7 @@ func (m *monitor) bpfLoop() {
 			}
 			m.bpf.judgedProc.Inc()
 			if m.debug {
-				m.d.log.Debug("bpf exec event judged from /proc", "pid", ev.TGID, "file", ev.Filename, "dev", ev.ExeDev, "ino", ev.ExeIno, "namespace", c.Namespace, "container", c.ID)
+				m.log.Debug("bpf exec event judged from /proc", "pid", ev.TGID, "file", ev.Filename, "dev", ev.ExeDev, "ino", ev.ExeIno, "namespace", c.Namespace, "container", c.ID)
 			}
 			if judged, key := m.fastExec(ev.TGID, ev.Timestamp); judged != nil {
 				m.evaluateKey(key, judged)
@@ -160,13 +161,13 @@ func (m *monitor) bpfLoop() {
 			m.evaluate(ev.TGID, c)
 		case bpfevents.KindExit:
 			m.mu.Lock()
-			m.exited[ev.TGID] = exitedProc{c: c, at: time.Now()}
+			m.exited[ev.TGID] = exitedProc{c: c, at: m.now()}
 			delete(m.lineage, ev.TGID)
 			m.mu.Unlock()
 		}
 	}
 	if err := m.bpf.src.Err(); err != nil {
-		m.d.log.Error("bpf process events stopped; rescans only", "error", err)
+		m.log.Error("bpf process events stopped; rescans only", "error", err)
 		m.setSource(eventSourceNone)
 	}
 }
@@ -184,13 +185,13 @@ func (m *monitor) watchCgroup(c *container, pid int, fromStart bool) {
 		err = m.bpf.src.Watch(id)
 	}
 	if err != nil {
-		m.d.log.Error("container not in the bpf event filter: rescans only", "namespace", c.Namespace, "container", c.ID, "error", err)
-		m.d.mu.Lock()
+		m.log.Error("container not in the bpf event filter: rescans only", "namespace", c.Namespace, "container", c.ID, "error", err)
+		m.recMu.Lock()
 		c.Notes = append(c.Notes, "no bpf process events (rescans only): "+err.Error())
-		m.d.mu.Unlock()
+		m.recMu.Unlock()
 		return
 	}
-	m.d.log.Debug("container in the bpf event filter", "namespace", c.Namespace, "container", c.ID, "cgroup_id", id)
+	m.log.Debug("container in the bpf event filter", "namespace", c.Namespace, "container", c.ID, "cgroup_id", id)
 	m.bpf.cgMu.Lock()
 	if old, ok := m.bpf.cgroupOf[c]; ok && old != id {
 		delete(m.bpf.byCgroup, old)
@@ -227,7 +228,7 @@ func (m *monitor) forgetCgroup(c *container) (caps bpfevents.Caps, fromStart, ok
 	}
 	caps, have := m.bpf.src.UsedCaps(id)
 	if err := m.bpf.src.Forget(id); err != nil {
-		m.d.log.Warn("removing a container from the bpf event filter", "namespace", c.Namespace, "container", c.ID, "error", err)
+		m.log.Warn("removing a container from the bpf event filter", "namespace", c.Namespace, "container", c.ID, "error", err)
 	}
 	return caps, fromStart, have
 }
@@ -314,29 +315,25 @@ func (m *monitor) judgeExited(ev bpfevents.Event, c *container) {
 		return
 	}
 	dec := c.decision()
-	m.d.mu.Lock()
+	m.recMu.Lock()
 	initPid := c.Pid
-	m.d.mu.Unlock()
+	m.recMu.Unlock()
 	if dec == nil || c.killed.Load() || initPid <= 0 {
 		return
 	}
 	ch, prof := dec.checker, dec.Profile
 	if !filepath.IsAbs(ev.Filename) || !sameFileInRoot(initPid, ev.Filename, ev.ExeDev, ev.ExeIno) {
-		m.d.metrics.execUnjudged.Inc()
-		m.d.log.Debug("exec of a process gone before it could be read, not judged", "pid", ev.TGID, "file", ev.Filename, "namespace", c.Namespace, "container", c.ID)
+		m.metrics.execUnjudged.Inc()
+		m.log.Debug("exec of a process gone before it could be read, not judged", "pid", ev.TGID, "file", ev.Filename, "namespace", c.Namespace, "container", c.ID)
 		return
 	}
 	key := proc.Key{PID: ev.TGID, StartTime: uint64(ev.StartTime / (10 * time.Millisecond))}
 	snap := snapshot{PID: ev.TGID, StartTime: key.StartTime, Exe: ev.Filename, UID: ev.EUID, OtherUIDs: []uint32{ev.UID}}
 	if prof.Mode == profiles.ModeLearn {
-		m.d.learn(c, &snap)
+		m.learner.learn(c, &snap)
 		return
 	}
-	for _, v := range ch.set.EvaluateExec(snap) {
-		if m.firstReport(key, v.Rule+"|"+v.Subject) {
-			m.d.violation(c, &snap, v)
-		}
-	}
+	m.report(c, finding.SourceBPF, &snap, ch.set.EvaluateExec(snap))
 }
 
 // sameFileInRoot reports whether name, resolved inside the root of process

@@ -31,7 +31,7 @@ func (m *monitor) bundleAnnotations(pid int, id string) (map[string]string, stri
 		return nil, ""
 	}
 	path := filepath.Join(m.fs.Path(strconv.Itoa(st.PPID), "cwd"), "config.json")
-	if cp, _ := hooks.FindCopy(m.d.cfg.RunDir, bundle, id); cp != "" {
+	if cp, _ := hooks.FindCopy(m.cfg.RunDir, bundle, id); cp != "" {
 		path = cp
 	}
 	f, err := os.Open(path)

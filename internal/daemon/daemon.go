@@ -36,6 +36,7 @@ type Daemon struct {
 	watcher  *watch.Watcher
 	alerts   *alerter
 	mon      *monitor
+	enf      *enforcer // the one consumer of findings (enforcer.go)
 	notify   *notifier
 	metrics  *metrics
 	learner  *learner
@@ -43,8 +44,6 @@ type Daemon struct {
 	fleet    *fleet // profile_sources (sources.go); nil without
 
 	seccompListener *notify.Listener
-	seccompCh       chan seccompEvent
-	guardCh         chan guardReport
 	secretCh        chan secretRead // secrets.go
 	deniedCh        chan egress.Denied
 
@@ -106,8 +105,6 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		metrics:   newMetrics(),
 		learner:   newLearner(cfg.LearnedDir()),
 		docker:    newDockerView(cfg.DockerSocket, cfg.DockerDataRoot, cfg.DockerNamespace),
-		seccompCh: make(chan seccompEvent, 4096),
-		guardCh:   make(chan guardReport, 4096),
 		secretCh:  make(chan secretRead, 1024),
 		deniedCh:  make(chan egress.Denied, 4096),
 
@@ -119,10 +116,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.lost = newOverflow(log, d.metrics, d.alerts, d.requestRescan)
-	d.mon, err = newMonitor(d)
+	d.mon, err = newMonitor(monitorDeps{cfg: cfg, log: log, metrics: d.metrics, reg: d.reg, recMu: &d.mu, lost: d.lost, learner: d})
 	if err != nil {
 		return nil, err
 	}
+	d.enf = newEnforcer(enforcerDeps{log: log, mu: &d.mu, alerts: d.alerts, metrics: d.metrics,
+		violations: &d.stats.violations, kills: &d.stats.kills,
+		killer: d.mon, tasks: d.watcher, sessions: d.mon, lost: d.lost})
+	d.mon.findings = d.enf
 	if d.fleet, err = newFleet(cfg, log, d.metrics, d.alerts); err != nil {
 		return nil, err
 	}
@@ -151,8 +152,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			_ = d.seccompListener.Close()
 		}
 	}()
+	d.enf.start()
+	defer d.enf.stop()
 	go d.deniedLoop()
-	go d.guardLoop()
 	go d.secretLoop()
 
 	srv := api.NewServer(backend{d}, d.log)
@@ -240,6 +242,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Info("confined stopping; containers keep running")
 			d.flushLearned()
 			d.waitReplay()
+			d.enf.stop() // acts on what was found so far; the alerter closes after it
 			d.alerts.close()
 			cancel()
 			<-watchDone
@@ -659,33 +662,6 @@ func (d *Daemon) resync(list []watch.Container) {
 
 // kill stops a whole container: signal first (the cgroup, or pidfds of
 // its processes), then tell containerd, in the background, so its state
-// and exit status follow; the alert does not wait for containerd.
-func (d *Daemon) kill(c *container, reason string) {
-	if !c.killed.CompareAndSwap(false, true) {
-		return
-	}
-	d.mu.Lock()
-	c.KillReason = reason
-	d.mu.Unlock()
-	d.stats.kills.Add(1)
-	err := d.mon.killContainer(c)
-	if err != nil {
-		d.log.Error("killing container through its cgroup", "namespace", c.Namespace, "container", c.ID, "error", err)
-	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if kerr := d.watcher.Kill(ctx, c.Namespace, c.ID, syscall.SIGKILL, true); kerr != nil {
-			level := slog.LevelDebug
-			if err != nil {
-				level = slog.LevelError
-			}
-			d.log.Log(ctx, level, "killing container through containerd", "namespace", c.Namespace, "container", c.ID, "error", kerr)
-		}
-	}()
-	d.log.Warn("container killed", "namespace", c.Namespace, "container", c.ID, "reason", reason)
-}
-
 // updateGauges refreshes the metrics that are states, not counts.
 func (d *Daemon) updateGauges() {
 	byMode := map[string]int{"learn": 0, "monitor": 0, "enforce": 0}

@@ -62,7 +62,7 @@ func (d *Daemon) dockerUnconfined(c *container, info *docker.Info) {
 	if info == nil || !info.SeccompUnconfined || p == nil || p.Mode != profiles.ModeEnforce {
 		return
 	}
-	a := d.baseAlert(c, p, nil)
+	a := containerAlert(&d.mu, c, p)
 	a.Event, a.Rule, a.Action, a.Priority = alert.EventViolation, alert.RuleSeccomp, alert.ActionAlerted, alert.PriWarning
 	a.Message = "confine: container " + c.Namespace + "/" + c.ID + " was started with --security-opt seccomp=unconfined under enforce profile " + p.Name
 	d.alerts.emit(a)

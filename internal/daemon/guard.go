@@ -10,17 +10,12 @@ import (
 	"github.com/confinehq/confine/hooks"
 	"github.com/confinehq/confine/internal/alert"
 	"github.com/confinehq/confine/internal/config"
+	"github.com/confinehq/confine/internal/finding"
 	"github.com/confinehq/confine/monitor/fanotify"
 	"github.com/confinehq/confine/monitor/rules"
 	"github.com/confinehq/confine/profiles"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
-
-// guardReport is a fanotify decision handed off to the alerting goroutine.
-type guardReport struct {
-	c *container
-	r fanotify.Report
-}
 
 // needsGuard reports whether a profile has rules fanotify can enforce
 // before they happen: exec.allow, files.deny, files.readOnly.
@@ -63,17 +58,10 @@ func (d *Daemon) startGuard(c *container, bundle string) {
 		RootfsPath: filepath.Join(bundle, "rootfs"),
 		Mounts:     mounts,
 		Decide:     fanotify.RulesDecider(ch.set, p.Mode),
-		Report: func(r fanotify.Report) {
-			gr := guardReport{c: c, r: r}
-			select {
-			case d.guardCh <- gr:
-			default:
-				d.lost.lost(lostFanotify, "fanotify decisions to report", 1)
-			}
-		},
-		FailOpen: d.cfg.FailMode == config.FailOpen,
-		Log:      d.log,
-		Proc:     d.mon.fs,
+		Report:     func(r fanotify.Report) { d.guardReport(c, r) },
+		FailOpen:   d.cfg.FailMode == config.FailOpen,
+		Log:        d.log,
+		Proc:       d.mon.fs,
 	})
 	if err != nil {
 		d.log.Error("fanotify guard not started; the /proc monitor still enforces after the fact", "namespace", c.Namespace, "container", c.ID, "error", err)
@@ -101,29 +89,23 @@ func refreshGuard(g *fanotify.Guard, dec *decision) {
 	g.InvalidateCache()
 }
 
-// guardLoop turns the guard's reports into alerts: a denial is "denied"
-// (and kills with onViolation: kill), an allowed violation in monitor mode
-// is a violation alert.
-func (d *Daemon) guardLoop() {
-	for gr := range d.guardCh {
-		c, r := gr.c, gr.r
-		if r.Verdict.Violation == nil {
-			if r.Err != nil {
-				d.log.Warn("fanotify answered without a decision", "namespace", c.Namespace, "container", c.ID, "source", r.Source.String(), "error", r.Err, "path", r.Event.Path)
-			}
-			continue
+// guardReport hands a guard's decision to the enforcer: a denial is
+// "denied" (and kills with onViolation: kill), an allowed violation in
+// monitor mode is a violation.
+func (d *Daemon) guardReport(c *container, r fanotify.Report) {
+	if r.Verdict.Violation == nil {
+		if r.Err != nil {
+			d.log.Warn("fanotify answered without a decision", "namespace", c.Namespace, "container", c.ID, "source", r.Source.String(), "error", r.Err, "path", r.Event.Path)
 		}
-		v := *r.Verdict.Violation
-		snap := &snapshot{PID: r.Event.PID, Exe: r.Event.Exe}
-		if v.Rule == rules.RuleExec {
-			snap.Exe = r.Event.Path
-		}
-		if r.Verdict.Allow {
-			d.violation(c, snap, v)
-			continue
-		}
-		d.denied(c, snap, v)
+		return
 	}
+	snap := &snapshot{PID: r.Event.PID, Exe: r.Event.Exe}
+	if r.Verdict.Violation.Rule == rules.RuleExec {
+		snap.Exe = r.Event.Path
+	}
+	f := fromViolation(finding.SourceFanotify, snap, *r.Verdict.Violation)
+	f.KernelRefused = !r.Verdict.Allow
+	d.enf.submit(c, f)
 }
 
 func readSpec(path string) (*specs.Spec, error) {

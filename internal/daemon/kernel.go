@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/confinehq/confine/internal/alert"
+	"github.com/confinehq/confine/internal/finding"
 	"github.com/confinehq/confine/monitor/audit"
 	"github.com/confinehq/confine/monitor/egress"
 	"github.com/confinehq/confine/profiles"
@@ -22,20 +23,6 @@ import (
 // behalf: the seccomp notify listener (learning syscalls, reporting denied
 // ones) and the per-container nftables egress rules.
 
-// seccompEvent is a syscall the listener denied, handed from the listener
-// (which must answer fast) to the goroutine that alerts and kills.
-type seccompEvent struct {
-	ns, id  string
-	pid     int
-	syscall string
-	args    [6]uint64
-	// session: the filter runc loaded for a `runc exec` process;
-	// sessionRoot its first process, found while the caller waits.
-	session     bool
-	sessionRoot int
-	rootStart   uint64
-}
-
 // startNotify opens the seccomp notify listener in run_dir. Without it,
 // learn mode records no syscalls and denied syscalls are not reported
 // (they are still denied by the kernel).
@@ -46,7 +33,6 @@ func (d *Daemon) startNotify() {
 		return
 	}
 	d.seccompListener = l
-	go d.seccompLoop()
 }
 
 // handleSyscall answers one trapped syscall. It only writes to memory and
@@ -79,66 +65,30 @@ func (d *Daemon) handleSyscall(nc notify.Container, r *notify.Request) notify.Re
 		// Counted here, not queued: aggregation keeps every occurrence
 		// (a burst of identical violations adds up exactly).
 		if c != nil {
-			d.seccompMonitored(c, prof, r.PID, seccompFinding(prof, r.Syscall, r.Args))
+			d.enf.submit(c, seccompFinding(prof, r.PID, d.mon.exeOf(r.PID), r.Syscall, r.Args))
 		}
 		return notify.Continue()
 	default:
-		ev := seccompEvent{ns: ns, id: nc.ID, pid: r.PID, syscall: r.Syscall, args: r.Args, session: nc.Status == "running"}
-		if ev.session && c != nil && prof.EffectiveExecSessions() != profiles.ExecSessionsProfile {
-			// The caller is alive until answered: its parents are too.
-			ev.sessionRoot, ev.rootStart = d.sessionOf(c, r.PID)
+		session := nc.Status == "running"
+		if c != nil {
+			// Read while the caller waits for the answer: it is the
+			// process that made the call (identical alerts aggregate by it).
+			f := seccompFinding(prof, r.PID, d.mon.exeOf(r.PID), r.Syscall, r.Args)
+			f.KernelRefused = true
+			if session {
+				f.Session = &finding.Session{}
+				if prof.EffectiveExecSessions() != profiles.ExecSessionsProfile {
+					// The caller is alive until answered: its parents are too.
+					f.Session.Root, f.Session.Start = d.mon.sessionOf(c, r.PID)
+				}
+			}
+			d.enf.submit(c, f)
 		}
-		d.queueSeccomp(ev)
-		if ev.session && prof.EffectiveExecSessions() == profiles.ExecSessionsAudit {
+		if session && prof.EffectiveExecSessions() == profiles.ExecSessionsAudit {
 			// An audited operator session: allowed, and reported.
 			return notify.Continue()
 		}
 		return notify.Errno(syscall.EPERM)
-	}
-}
-
-// seccompMonitored reports a syscall a monitor-mode profile would deny.
-func (d *Daemon) seccompMonitored(c *container, prof *profiles.Profile, pid int, v violationT) {
-	d.stats.violations.Add(1)
-	d.metrics.violations.WithLabelValues(v.Rule, string(prof.Mode)).Inc()
-	snap := &snapshot{PID: pid}
-	if e, err := d.mon.fs.ExeOf(pid); err == nil {
-		snap.Exe = e.Path
-	}
-	a := d.baseAlert(c, prof, snap)
-	a.Event, a.Rule, a.Action, a.Priority, a.Syscall = alert.EventViolation, v.Rule, alert.ActionAlerted, alert.PriWarning, v.Subject
-	a.Message = fmt.Sprintf("confine: %s violation in %s/%s (profile %s, monitor): %s", v.Rule, c.Namespace, c.ID, prof.Name, v.Detail)
-	d.alerts.emitAggregated(a)
-}
-
-func (d *Daemon) queueSeccomp(ev seccompEvent) {
-	select {
-	case d.seccompCh <- ev:
-	default:
-		d.lost.lost(lostSeccomp, "refused syscalls to report", 1)
-	}
-}
-
-func (d *Daemon) seccompLoop() {
-	for ev := range d.seccompCh {
-		c := d.reg.get(ev.ns, ev.id)
-		if c == nil {
-			continue
-		}
-		exe := ""
-		if e, err := d.mon.fs.ExeOf(ev.pid); err == nil {
-			exe = e.Path
-		}
-		snap := &snapshot{PID: ev.pid, Exe: exe}
-		prof := c.profile()
-		if prof == nil {
-			continue
-		}
-		v := seccompFinding(prof, ev.syscall, ev.args)
-		if ev.session && d.sessionSeccomp(c, prof, snap, v, ev.sessionRoot, ev.rootStart) {
-			continue
-		}
-		d.denied(c, snap, v)
 	}
 }
 
@@ -234,12 +184,7 @@ func (d *Daemon) deniedLoop() {
 			d.learner.peer(prof, ev.Direction == egress.Ingress, ev.Peer, ev.Local)
 			continue
 		}
-		v := violationT{Rule: alert.RuleNetwork, Subject: subject, Detail: detail}
-		if ev.Enforced {
-			d.denied(c, nil, v)
-			continue
-		}
-		d.violation(c, nil, v)
+		d.enf.submit(c, finding.Finding{Source: finding.SourceNFLOG, Rule: alert.RuleNetwork, Subject: subject, Evidence: detail, KernelRefused: ev.Enforced})
 	}
 }
 

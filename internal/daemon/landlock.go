@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/confinehq/confine/internal/alert"
+	"github.com/confinehq/confine/internal/finding"
 	"github.com/confinehq/confine/internal/landlock"
 	"github.com/confinehq/confine/monitor/audit"
 	"github.com/confinehq/confine/profiles"
@@ -226,7 +227,9 @@ func (d *Daemon) landlockDenial(r audit.LandlockDenial, tries int) {
 	if v.Rule == alert.RuleExec {
 		snap.Exe = r.Path
 	}
-	d.denied(c, snap, v)
+	f := fromViolation(finding.SourceAudit, snap, v)
+	f.KernelRefused = true
+	d.enf.submit(c, f)
 }
 
 // landlockViolation turns a denial into a finding.

@@ -72,7 +72,7 @@ func (d *Daemon) unprotected(c *container, rule, layer, reason string) {
 	if !changed || prof == nil || (prof.Mode == profiles.ModeLearn && layer != alert.LayerSecrets) {
 		return
 	}
-	a := d.baseAlert(c, prof, nil)
+	a := containerAlert(&d.mu, c, prof)
 	a.Event, a.Rule, a.Layer, a.Action = alert.EventUnprotected, rule, layer, alert.ActionAlerted
 	a.Priority = alert.PriWarning
 	if prof.Mode == profiles.ModeEnforce {
@@ -123,7 +123,7 @@ func (m *monitor) eventsSource() (source, reason string) {
 	if m.conn != nil {
 		return "proc connector", ""
 	}
-	return "rescans", fmt.Sprintf("%s; new processes are seen by /proc rescans every %s", m.eventsErr, m.d.cfg.RescanInterval.Duration)
+	return "rescans", fmt.Sprintf("%s; new processes are seen by /proc rescans every %s", m.eventsErr, m.cfg.RescanInterval.Duration)
 }
 
 // alertEventsSource reports once, at start, that the proc connector is not

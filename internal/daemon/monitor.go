@@ -3,11 +3,13 @@ package daemon
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/confinehq/confine/internal/config"
+	"github.com/confinehq/confine/internal/finding"
 	"github.com/confinehq/confine/monitor/kill"
 	"github.com/confinehq/confine/monitor/proc"
 	"github.com/confinehq/confine/monitor/proccon"
@@ -19,7 +21,7 @@ import (
 // the kernel (proc connector) for speed, a periodic /proc rescan as the
 // backstop, both feeding the same evaluation.
 type monitor struct {
-	d  *Daemon
+	monitorDeps
 	fs proc.FS
 
 	// useEvents: process events (BPF or the proc connector) are on; off
@@ -43,26 +45,49 @@ type monitor struct {
 	// seconds: audit records and events about them can arrive after the
 	// exit event.
 	exited map[int]exitedProc
-	// seen remembers processes already evaluated with their exe, so a
-	// rescan only re-reads what changes (fds, sockets, ids).
+	// seen remembers the processes evaluated, by container: the kill's
+	// fallback signals them by pidfd.
 	seen map[proc.Key]*container
-	// reported remembers each (process, rule, subject) already reported, so
-	// a violating process is one alert, not one per rescan.
-	reported map[proc.Key]map[string]bool
 }
 
-func newMonitor(d *Daemon) (*monitor, error) {
-	fs, err := proc.NewFS(d.cfg.ProcRoot)
+// monitorDeps is what the monitor needs of confined, each as small as it
+// can be: it produces findings and learning input, and knows nothing of
+// what happens to them.
+type monitorDeps struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	metrics *metrics
+	reg     *registry
+	// recMu guards the records' mutable fields (Daemon.mu).
+	recMu    *sync.Mutex
+	lost     lossReporter
+	findings findingSink
+	learner  monitorLearner
+	// now is the clock (exited processes' attribution expires).
+	now func() time.Time
+}
+
+// monitorLearner takes what learn mode records.
+type monitorLearner interface {
+	learn(c *container, snap *snapshot)
+	learnCaps(c *container, used uint64, fromStart bool)
+}
+
+func newMonitor(deps monitorDeps) (*monitor, error) {
+	fs, err := proc.NewFS(deps.cfg.ProcRoot)
 	if err != nil {
 		return nil, err
 	}
-	return &monitor{d: d, fs: fs, useEvents: d.cfg.ProcessEvents != config.ProcessEventsNone, lineage: map[int]*container{}, exited: map[int]exitedProc{}, seen: map[proc.Key]*container{}, reported: map[proc.Key]map[string]bool{}}, nil
+	if deps.now == nil {
+		deps.now = time.Now
+	}
+	return &monitor{monitorDeps: deps, fs: fs, useEvents: deps.cfg.ProcessEvents != config.ProcessEventsNone, lineage: map[int]*container{}, exited: map[int]exitedProc{}, seen: map[proc.Key]*container{}}, nil
 }
 
 func (m *monitor) start(ctx context.Context) error {
 	m.setSource(eventSourceNone)
 	if !m.useEvents {
-		m.d.log.Warn("process events switched off: rescan only")
+		m.log.Warn("process events switched off: rescan only")
 		m.eventsErr = "process events switched off (process_events = \"none\")"
 		return nil
 	}
@@ -74,7 +99,7 @@ func (m *monitor) start(ctx context.Context) error {
 	if err != nil {
 		cancel()
 		// Without the connector confined still works, slower.
-		m.d.log.Error("process events unavailable; falling back to /proc rescans only", "error", err)
+		m.log.Error("process events unavailable; falling back to /proc rescans only", "error", err)
 		m.eventsErr = "proc connector unavailable: " + err.Error()
 		return nil
 	}
@@ -96,52 +121,59 @@ func (m *monitor) stop() {
 func (m *monitor) loop() {
 	defer close(m.done)
 	for ev := range m.conn.Events() {
-		switch ev.Kind {
-		case proccon.KindOverflow:
-			m.d.metrics.eventsLost.Inc()
-			m.d.lost.lost(lostProcConnector, "process events (receive queue overflow)", 1)
-		case proccon.KindFork:
-			if !ev.Leader() {
-				continue
-			}
-			m.d.metrics.events.Inc()
+		m.procEvent(ev)
+	}
+}
+
+// procEvent follows one proc connector event: fork lineage, exec and
+// uid/gid changes judged, exits remembered for late attribution, an
+// overflow handed to the overflow policy (which rescans).
+func (m *monitor) procEvent(ev proccon.Event) {
+	switch ev.Kind {
+	case proccon.KindOverflow:
+		m.metrics.eventsLost.Inc()
+		m.lost.lost(lostProcConnector, "process events (receive queue overflow)", 1)
+	case proccon.KindFork:
+		if !ev.Leader() {
+			return
+		}
+		m.metrics.events.Inc()
+		m.mu.Lock()
+		if c := m.lineage[ev.ParentTGID]; c != nil {
+			m.lineage[ev.TGID] = c
+		}
+		m.mu.Unlock()
+		if c := m.containerOf(ev.TGID); c != nil {
 			m.mu.Lock()
-			if c := m.lineage[ev.ParentTGID]; c != nil {
-				m.lineage[ev.TGID] = c
-			}
-			m.mu.Unlock()
-			if c := m.containerOf(ev.TGID); c != nil {
-				m.mu.Lock()
-				m.lineage[ev.TGID] = c
-				m.mu.Unlock()
-			}
-		case proccon.KindExec:
-			if !ev.Leader() {
-				continue
-			}
-			m.d.metrics.events.Inc()
-			// The full evaluation reuses the fast path's attribution and
-			// the process identity it checked against the event.
-			if c, key := m.fastExec(ev.TGID, ev.Timestamp); c != nil {
-				m.evaluateKey(key, c)
-			}
-		case proccon.KindUID, proccon.KindGID:
-			if !ev.Leader() {
-				continue
-			}
-			m.d.metrics.events.Inc()
-			m.evaluate(ev.TGID, nil)
-		case proccon.KindExit:
-			if !ev.Leader() {
-				continue
-			}
-			m.mu.Lock()
-			if c := m.lineage[ev.TGID]; c != nil {
-				m.exited[ev.TGID] = exitedProc{c: c, at: time.Now()}
-			}
-			delete(m.lineage, ev.TGID)
+			m.lineage[ev.TGID] = c
 			m.mu.Unlock()
 		}
+	case proccon.KindExec:
+		if !ev.Leader() {
+			return
+		}
+		m.metrics.events.Inc()
+		// The full evaluation reuses the fast path's attribution and
+		// the process identity it checked against the event.
+		if c, key := m.fastExec(ev.TGID, ev.Timestamp); c != nil {
+			m.evaluateKey(key, c)
+		}
+	case proccon.KindUID, proccon.KindGID:
+		if !ev.Leader() {
+			return
+		}
+		m.metrics.events.Inc()
+		m.evaluate(ev.TGID, nil)
+	case proccon.KindExit:
+		if !ev.Leader() {
+			return
+		}
+		m.mu.Lock()
+		if c := m.lineage[ev.TGID]; c != nil {
+			m.exited[ev.TGID] = exitedProc{c: c, at: m.now()}
+		}
+		delete(m.lineage, ev.TGID)
+		m.mu.Unlock()
 	}
 }
 
@@ -159,8 +191,8 @@ func (m *monitor) fastExec(pid int, at time.Duration) (*container, proc.Key) {
 	}
 	key := p.Key()
 	if proc.StartedAfter(key.StartTime, at) {
-		m.d.metrics.pidReused.Inc()
-		m.d.log.Debug("exec event about a process whose pid was reused since", "pid", pid)
+		m.metrics.pidReused.Inc()
+		m.log.Debug("exec event about a process whose pid was reused since", "pid", pid)
 		return nil, proc.Key{}
 	}
 	exe, err := p.Exe()
@@ -188,7 +220,7 @@ func (m *monitor) fastExec(pid int, at time.Duration) (*container, proc.Key) {
 	gone := err != nil
 	if gone {
 		if q, qerr := m.fs.Proc(pid); qerr == nil && q.Key() != key {
-			m.d.metrics.pidReused.Inc()
+			m.metrics.pidReused.Inc()
 			return nil, proc.Key{}
 		}
 	}
@@ -204,30 +236,30 @@ func (m *monitor) fastExec(pid int, at time.Duration) (*container, proc.Key) {
 		// evaluation right after records it.
 		return c, key
 	}
-	m.d.sessionCommand(c, prof, &snap)
-	for _, v := range ch.set.EvaluateExec(snap) {
-		if m.firstReport(key, v.Rule+"|"+v.Subject) {
-			m.d.violation(c, &snap, v)
-		}
+	src := m.findingSource()
+	if prof.EffectiveExecSessions() != profiles.ExecSessionsProfile {
+		// An operator's exec session runs under its own policy: the
+		// enforcer tells the session's commands from the workload's.
+		m.findings.submit(c, finding.Finding{Source: src, Command: true,
+			Process: &finding.Process{PID: pid, StartTime: key.StartTime, Exe: snap.Exe, UID: snap.UID}})
 	}
+	m.report(c, src, &snap, ch.set.EvaluateExec(snap))
 	return c, key
 }
 
-// firstReport records that a process broke a rule on a subject and tells
-// whether it is the first time.
-func (m *monitor) firstReport(k proc.Key, what string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r := m.reported[k]
-	if r == nil {
-		r = map[string]bool{}
-		m.reported[k] = r
+// report hands what the rules found in a snapshot to the enforcer.
+func (m *monitor) report(c *container, src finding.Source, snap *snapshot, vs []violationT) {
+	for _, v := range vs {
+		m.findings.submit(c, fromViolation(src, snap, v))
 	}
-	if r[what] {
-		return false
+}
+
+// findingSource is the source of findings from process events.
+func (m *monitor) findingSource() finding.Source {
+	if m.eventSource() == eventSourceBPF {
+		return finding.SourceBPF
 	}
-	r[what] = true
-	return true
+	return finding.SourceProcConnector
 }
 
 // containerOf attributes a pid to a watched container by its cgroup,
@@ -248,7 +280,7 @@ func (m *monitor) containerOfProc(p proc.Proc, pid int) *container {
 		if lines, err := p.Cgroup(); err == nil {
 			alive = true
 			if ns, id, ok := proc.ContainerFromCgroup(lines); ok {
-				if c := m.d.reg.get(ns, id); c != nil {
+				if c := m.reg.get(ns, id); c != nil {
 					return c
 				}
 			}
@@ -261,7 +293,7 @@ func (m *monitor) containerOfProc(p proc.Proc, pid int) *container {
 	}
 	// A process that has exited is attributed to where it ran for a while;
 	// a live process under its PID is another one (the PID was reused).
-	if e, ok := m.exited[pid]; ok && !alive && time.Since(e.at) < exitedGrace {
+	if e, ok := m.exited[pid]; ok && !alive && m.now().Sub(e.at) < exitedGrace {
 		return e.c
 	}
 	return nil
@@ -299,9 +331,9 @@ func (m *monitor) track(c *container, pid int, scan bool) {
 	m.mu.Unlock()
 	// Before user code: registered by its hook, or found created (not
 	// started). A paused container has run already.
-	m.d.mu.Lock()
+	m.recMu.Lock()
 	fromStart := c.Source == sourceHook || c.Status == "created"
-	m.d.mu.Unlock()
+	m.recMu.Unlock()
 	m.watchCgroup(c, pid, fromStart && !scan)
 	if scan {
 		m.scanContainer(c)
@@ -310,7 +342,7 @@ func (m *monitor) track(c *container, pid int, scan bool) {
 
 func (m *monitor) untrack(c *container) {
 	if caps, fromStart, ok := m.forgetCgroup(c); ok {
-		m.d.learnCaps(c, caps.Used, fromStart)
+		m.learner.learnCaps(c, caps.Used, fromStart)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -330,12 +362,12 @@ func (m *monitor) untrack(c *container) {
 func (m *monitor) scanContainer(c *container) {
 	pids, err := m.fs.AllPIDs()
 	if err != nil {
-		m.d.log.Error("listing processes", "error", err)
+		m.log.Error("listing processes", "error", err)
 		return
 	}
 	for _, pid := range pids {
 		if m.containerOf(pid) == c {
-			m.evaluate(pid, c)
+			m.evaluateFrom(finding.SourceRescan, proc.Key{PID: pid}, c)
 		}
 	}
 }
@@ -343,58 +375,59 @@ func (m *monitor) scanContainer(c *container) {
 // rescan evaluates every process on the host that belongs to a watched
 // container (the backstop for anything the events missed).
 func (m *monitor) rescan() {
-	m.d.metrics.rescans.Inc()
+	m.metrics.rescans.Inc()
 	pids, err := m.fs.AllPIDs()
 	if err != nil {
-		m.d.log.Error("listing processes", "error", err)
+		m.log.Error("listing processes", "error", err)
 		return
 	}
 	counts := map[*container]int{}
 	live := map[proc.Key]bool{}
 	for _, pid := range pids {
-		c, key := m.evaluate(pid, nil)
+		c, key := m.evaluateFrom(finding.SourceRescan, proc.Key{PID: pid}, nil)
 		if c != nil {
 			counts[c]++
 			live[key] = true
 		}
 	}
-	m.d.mu.Lock()
+	m.recMu.Lock()
 	total := 0
-	for _, c := range m.d.reg.all() {
+	for _, c := range m.reg.all() {
 		c.Processes = counts[c]
 		total += counts[c]
 	}
-	m.d.mu.Unlock()
-	m.d.metrics.processes.Set(float64(total))
+	m.recMu.Unlock()
+	m.metrics.processes.Set(float64(total))
 	m.mu.Lock()
 	for k := range m.seen {
 		if !live[k] {
 			delete(m.seen, k)
 		}
 	}
-	for k := range m.reported {
-		if !live[k] {
-			delete(m.reported, k)
-		}
-	}
 	for pid, e := range m.exited {
-		if time.Since(e.at) > exitedGrace {
+		if m.now().Sub(e.at) > exitedGrace {
 			delete(m.exited, pid)
 		}
 	}
 	m.mu.Unlock()
+	m.findings.keep(live)
 }
 
 // evaluate reads one process and checks it against its container's
-// profile; c is its container when the caller already knows it, else the
-// process is attributed here.
+// profile, on a process event; c is its container when the caller
+// already knows it, else the process is attributed here.
 func (m *monitor) evaluate(pid int, c *container) (*container, proc.Key) {
-	return m.evaluateKey(proc.Key{PID: pid}, c)
+	return m.evaluateFrom(m.findingSource(), proc.Key{PID: pid}, c)
 }
 
 // evaluateKey is evaluate of the process k names; k.StartTime 0 takes
 // whichever process has the PID now.
 func (m *monitor) evaluateKey(k proc.Key, c *container) (*container, proc.Key) {
+	return m.evaluateFrom(m.findingSource(), k, c)
+}
+
+// evaluateFrom is evaluateKey for findings of source src.
+func (m *monitor) evaluateFrom(src finding.Source, k proc.Key, c *container) (*container, proc.Key) {
 	pid := k.PID
 	var p proc.Proc
 	var err error
@@ -432,14 +465,10 @@ func (m *monitor) evaluateKey(k proc.Key, c *container) (*container, proc.Key) {
 		return c, p.Key()
 	}
 	if prof.Mode == profiles.ModeLearn {
-		m.d.learn(c, &snap)
+		m.learner.learn(c, &snap)
 		return c, p.Key()
 	}
-	for _, v := range ch.evaluate(&snap) {
-		if m.firstReport(p.Key(), v.Rule+"|"+v.Subject) {
-			m.d.violation(c, &snap, v)
-		}
-	}
+	m.report(c, src, &snap, ch.evaluate(&snap))
 	return c, p.Key()
 }
 
@@ -477,6 +506,20 @@ func runcLike(p proc.Proc, snap *snapshot, gone bool) bool {
 	return false
 }
 
+// killProcess signals one process through a pidfd checked against its
+// start time (an exec session's root).
+func (m *monitor) killProcess(pid int, start uint64) error {
+	return kill.KillPidfd(pid, start)
+}
+
+// exeOf reads a process's executable, "" when it cannot.
+func (m *monitor) exeOf(pid int) string {
+	if e, err := m.fs.ExeOf(pid); err == nil {
+		return e.Path
+	}
+	return ""
+}
+
 // killContainer signals every process of a container: cgroup.kill when
 // the kernel has it, else pidfds of every process in the cgroup.
 func (m *monitor) killContainer(c *container) error {
@@ -498,9 +541,9 @@ func (m *monitor) killContainer(c *container) error {
 		}
 	}
 	m.mu.Unlock()
-	m.d.mu.Lock()
+	m.recMu.Lock()
 	initPid, initStart := c.Pid, c.PidStart
-	m.d.mu.Unlock()
+	m.recMu.Unlock()
 	if initPid > 0 && initStart > 0 {
 		keys = append(keys, proc.Key{PID: initPid, StartTime: initStart})
 	}

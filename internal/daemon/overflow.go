@@ -10,13 +10,15 @@ import (
 )
 
 // Sources of events and findings that can be lost to a full queue (the
-// label of confine_events_lost_total and CONFINE_SOURCE).
+// label of confine_events_lost_total and CONFINE_SOURCE). A finding the
+// enforcer had no room for counts under its source (finding.Source:
+// these names, and "rescan").
 const (
 	lostBPF           = "bpf"            // process events: the BPF ring buffer
 	lostProcConnector = "proc_connector" // process events: the netlink receive queue
-	lostFanotify      = "fanotify"       // guard decisions handed to the alerting goroutine
+	lostFanotify      = "fanotify"       // guard decisions handed to the enforcer
 	lostSecrets       = "secrets"        // secret reads: the fanotify queue or the hand-off
-	lostSeccomp       = "seccomp"        // syscalls the notify listener refused, handed off
+	lostSeccomp       = "seccomp"        // syscalls the notify listener refused, handed to the enforcer
 	lostAudit         = "audit"          // kernel audit records (SECCOMP, Landlock)
 	lostNFLOG         = "nflog"          // connections nftables logged
 )

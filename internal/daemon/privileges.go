@@ -5,6 +5,7 @@ import (
 
 	"github.com/confinehq/confine/internal/alert"
 	"github.com/confinehq/confine/internal/api"
+	"github.com/confinehq/confine/internal/finding"
 	"github.com/confinehq/confine/monitor/rules"
 	"github.com/confinehq/confine/profiles"
 	"github.com/confinehq/confine/seccomp"
@@ -22,12 +23,14 @@ var privilegeWhat = map[string]string{
 // seccompFinding names what a syscall that the filter sent to the
 // listener broke: the privilege rule that refuses it with these
 // arguments (CONFINE_RULE=ptrace, rawSockets...), else the syscall list.
-func seccompFinding(p *profiles.Profile, name string, args [6]uint64) violationT {
+func seccompFinding(p *profiles.Profile, pid int, exe, name string, args [6]uint64) finding.Finding {
+	f := finding.Finding{Source: finding.SourceSeccomp, Process: &finding.Process{PID: pid, Exe: exe}, Subject: name,
+		Rule: alert.RuleSeccomp, Evidence: "syscall " + name + " is not allowed by the profile"}
 	if rule := seccomp.RefusedRule(p, name, args); rule != "" {
-		return violationT{Rule: rule, Subject: name,
-			Detail: fmt.Sprintf("%s (syscall %s) is refused by privileges.%s: false", privilegeWhat[rule], name, rule)}
+		f.Rule = rule
+		f.Evidence = fmt.Sprintf("%s (syscall %s) is refused by privileges.%s: false", privilegeWhat[rule], name, rule)
 	}
-	return violationT{Rule: alert.RuleSeccomp, Subject: name, Detail: "syscall " + name + " is not allowed by the profile"}
+	return f
 }
 
 // syscallRule reports the rules whose subject is a syscall name.

@@ -45,14 +45,14 @@ func TestLearnPrivileges(t *testing.T) {
 
 func TestSeccompFinding(t *testing.T) {
 	p := &profiles.Profile{Privileges: profiles.Privileges{RawSockets: profiles.Bool(false)}}
-	if v := seccompFinding(p, "socket", [6]uint64{17, 3}); v.Rule != profiles.RuleRawSockets || v.Subject != "socket" {
+	if v := seccompFinding(p, 1, "", "socket", [6]uint64{17, 3}); v.Rule != profiles.RuleRawSockets || v.Subject != "socket" {
 		t.Errorf("AF_PACKET: %+v", v)
 	}
-	if v := seccompFinding(p, "umask", [6]uint64{}); v.Rule != alert.RuleSeccomp {
+	if v := seccompFinding(p, 1, "", "umask", [6]uint64{}); v.Rule != alert.RuleSeccomp {
 		t.Errorf("umask: %+v", v)
 	}
 	a := &alert.Alert{}
-	setSubject(a, violationT{Rule: profiles.RuleRawSockets, Subject: "socket"})
+	setSubject(a, profiles.RuleRawSockets, "socket")
 	if a.Syscall != "socket" {
 		t.Errorf("CONFINE_SYSCALL of a privilege rule: %q", a.Syscall)
 	}

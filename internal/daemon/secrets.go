@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/confinehq/confine/internal/alert"
+	"github.com/confinehq/confine/internal/finding"
 	"github.com/confinehq/confine/monitor/fanotify"
 	"github.com/confinehq/confine/monitor/secrets"
 )
@@ -67,8 +68,8 @@ func (d *Daemon) startSecrets(c *container, bundle string) {
 	d.log.Info("secret reads watched", "namespace", c.Namespace, "container", c.ID, "files", w.Marked())
 }
 
-// secretLoop turns secret reads into alerts: CONFINE_RULE secret, the
-// file, the process and the container, in every mode; never a kill.
+// secretLoop hands secret reads to the enforcer (alerts: CONFINE_RULE secret, the
+// file, the process and the container, in every mode; never a kill).
 func (d *Daemon) secretLoop() {
 	for sr := range d.secretCh {
 		c, r := sr.c, sr.r
@@ -82,17 +83,8 @@ func (d *Daemon) secretLoop() {
 			d.lost.lost(lostSecrets, "secret reads (fanotify queue overflow)", r.Lost)
 			continue
 		}
-		a := d.baseAlert(c, prof, &snapshot{PID: r.PID, Exe: r.Exe})
-		a.Event, a.Rule, a.Action, a.Priority = alert.EventViolation, alert.RuleSecret, alert.ActionAlerted, alert.PriWarning
-		a.Path = r.Path
-		a.UID = nil
-		setLayer(a, violationT{Layer: alert.LayerFanotify})
-		exe := r.Exe
-		if exe == "" {
-			exe = "a process that has exited"
-		}
-		a.Message = fmt.Sprintf("confine: secret read in %s/%s (profile %s, %s): %s opened by %s (pid %d)", c.Namespace, c.ID, prof.Name, prof.Mode, r.Path, exe, r.PID)
-		d.alerts.emitAggregated(a)
+		d.enf.submit(c, finding.Finding{Source: finding.SourceFanotify, Rule: alert.RuleSecret, Subject: r.Path,
+			Watch: true, Layer: alert.LayerFanotify, Process: &finding.Process{PID: r.PID, Exe: r.Exe}})
 	}
 }
 

@@ -43,6 +43,7 @@ func stateDaemon(t *testing.T, profileYAML string) (*Daemon, *testbed.SyncBuffer
 	d.alerts.close()
 	d.alerts = newAlerterWith(quietLog(), d.metrics, []alert.Sink{&memSink{}}, time.Now)
 	d.lost = newOverflow(quietLog(), d.metrics, d.alerts, d.requestRescan)
+	d.enf.alerts, d.enf.lost, d.mon.lost = d.alerts, d.lost, d.lost
 	if errs, _ := d.profiles.Load(); len(errs) != 0 {
 		t.Fatalf("profiles: %v", errs)
 	}
