@@ -60,11 +60,11 @@ Signals: SIGHUP reloads profiles and reopens alert files; SIGTERM stops
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	// CONFINE_CPU_PROFILE=FILE writes a Go CPU profile of the first
-	// CONFINE_CPU_PROFILE_FOR (default 30s) of the run (bench: where
-	// confined's time per container start goes).
-	if p := os.Getenv("CONFINE_CPU_PROFILE"); p != "" {
-		profileCPU(p, os.Getenv("CONFINE_CPU_PROFILE_FOR"), log)
+	// cpu_profile = FILE writes a Go CPU profile of the first
+	// cpu_profile_for of the run (bench: where confined's time per
+	// container start goes).
+	if cfg.CPUProfile != "" {
+		profileCPU(cfg.CPUProfile, cfg.CPUProfileFor.Duration, log)
 	}
 	d, err := daemon.New(cfg, log)
 	if err != nil {
@@ -77,12 +77,8 @@ Signals: SIGHUP reloads profiles and reopens alert files; SIGTERM stops
 	}
 }
 
-func profileCPU(path, forDur string, log *slog.Logger) {
-	d, err := time.ParseDuration(forDur)
-	if err != nil {
-		d = 30 * time.Second
-	}
-	f, err := os.Create(path)
+func profileCPU(path string, d time.Duration, log *slog.Logger) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		log.Warn("CPU profile not written", "error", err)
 		return

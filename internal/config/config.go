@@ -76,6 +76,10 @@ type Config struct {
 	CapabilityRecorder bool `toml:"capability_recorder" json:"capability_recorder"`
 	// ProcRoot is the procfs confined reads processes from.
 	ProcRoot string `toml:"proc_root" json:"proc_root"`
+	// CPUProfile, when set, is a file confined writes a Go CPU profile of
+	// its first CPUProfileFor to (benchmarks: where its time goes).
+	CPUProfile    string   `toml:"cpu_profile" json:"cpu_profile"`
+	CPUProfileFor Duration `toml:"cpu_profile_for" json:"cpu_profile_for"`
 	// Landlock false keeps confine-init (Landlock) out of enforce
 	// containers: their file and exec rules are then enforced by the
 	// fanotify guard and the monitor only, as on kernels without Landlock.
@@ -136,6 +140,7 @@ func Default() *Config {
 		SecretWatch:        true,
 		CapabilityRecorder: true,
 		ProcRoot:           "/proc",
+		CPUProfileFor:      Duration{30 * time.Second},
 	}
 }
 
@@ -229,6 +234,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DefaultProfile == "" {
 		return errors.New("key default_profile: must not be empty")
+	}
+	if c.CPUProfile != "" && !filepath.IsAbs(c.CPUProfile) {
+		return fmt.Errorf("key cpu_profile: %q is not an absolute path", c.CPUProfile)
+	}
+	if c.CPUProfileFor.Duration <= 0 {
+		return fmt.Errorf("key cpu_profile_for: %s is not a positive duration", c.CPUProfileFor)
 	}
 	if c.RescanInterval.Duration < 100*time.Millisecond {
 		return fmt.Errorf("key rescan_interval: %s is below the 100ms minimum", c.RescanInterval)

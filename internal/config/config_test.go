@@ -100,6 +100,8 @@ func TestSwitchesAreKeys(t *testing.T) {
 	}
 	for src, want := range map[string]string{
 		"proc_root = \"proc\"\n":                       "proc_root",
+		"cpu_profile = \"cpu.out\"\n":                  "cpu_profile",
+		"cpu_profile_for = \"0s\"\n":                   "cpu_profile_for",
 		"process_events = \"netlink\"\n":               "process_events",
 		"alert_sinks = [\"journald:relative.sock\"]\n": "journald:/absolute/socket",
 	} {
@@ -116,7 +118,7 @@ func TestPackagedFileNamesEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"fanotify_guard", "secret_watch", "capability_recorder", "proc_root", "process_events", "landlock", "alert_sinks", "rescan_interval"} {
+	for _, key := range []string{"fanotify_guard", "secret_watch", "capability_recorder", "proc_root", "process_events", "landlock", "alert_sinks", "rescan_interval", "cpu_profile", "cpu_profile_for"} {
 		if !strings.Contains(string(data), "#"+key+" = ") {
 			t.Errorf("packaging/etc/confine.toml does not show %s", key)
 		}

@@ -228,6 +228,8 @@ var retiredSwitches = map[string]string{
 	"CONFINE_NO_CAP_RECORDER": "capability_recorder = false",
 	"CONFINE_PROC_ROOT":       `proc_root = "/path"`,
 	"CONFINE_JOURNAL_SOCKET":  `alert_sinks = ["journald:/path"]`,
+	"CONFINE_CPU_PROFILE":     `cpu_profile = "/path"`,
+	"CONFINE_CPU_PROFILE_FOR": `cpu_profile_for = "30s"`,
 }
 
 // raceWarning starts every report of Go's race detector. A confined built
