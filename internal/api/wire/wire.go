@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"regexp"
+	"strings"
 )
 
 // SocketName is the API socket's file name inside run_dir.
@@ -64,17 +64,33 @@ type Error struct {
 	Error string `json:"error"`
 }
 
-// Container IDs and namespaces as containerd accepts them.
-var (
-	idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$`)
-	nsRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_.-]{0,75})$`)
-)
+// ValidID reports whether id is a container ID containerd would accept:
+// ^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$. Checked by hand: the two regular
+// expressions compiled at package init took 4–16 ms of every confine-runc
+// and confine-hook start (GODEBUG=inittrace=1; {0,127} unrolls).
+func ValidID(id string) bool { return validName(id, 128, "_.+-") }
 
-// ValidID reports whether id is a container ID containerd would accept.
-func ValidID(id string) bool { return idRe.MatchString(id) }
+// ValidNamespace reports whether ns is a containerd namespace name:
+// ^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$.
+func ValidNamespace(ns string) bool { return validName(ns, 76, "_.-") }
 
-// ValidNamespace reports whether ns is a containerd namespace name.
-func ValidNamespace(ns string) bool { return nsRe.MatchString(ns) }
+// validName: 1 to max bytes, an ASCII letter or digit first, then letters,
+// digits or bytes of extra.
+func validName(s string, max int, extra string) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case i > 0 && strings.IndexByte(extra, c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // DecodeStrict decodes exactly one JSON value from r: unknown fields and
 // trailing data are errors.
