@@ -412,19 +412,41 @@ func (d *Daemon) registerFromHook(ctx context.Context, ns string, st api.State) 
 	d.initialLayers(c)
 	tr.Mark("log, layers")
 	// Labels and image arrive from containerd without holding up the create.
-	// Before user code runs: the network rules of its namespace, and
-	// fanotify in front of its files.
-	d.applyEgress(c)
-	tr.Mark("nftables")
-	if d.cfg.FanotifyGuard {
-		d.startGuard(c, st.Bundle)
-	}
-	tr.Mark("fanotify guard")
-	d.startSecrets(c, st.Bundle)
-	tr.Mark("secret watch")
 	go d.enrich(context.WithoutCancel(ctx), ns, st.ID)
-	d.mon.track(c, st.Pid, false)
-	tr.Mark("monitor track")
+	// Before user code runs (runc waits for this hook): the network rules
+	// of its namespace, fanotify in front of its files, the secret watch
+	// and the process monitor. They are independent (each touches its own
+	// part of c, under d.mu) and run at once; the hook answers when all
+	// are in place.
+	steps := []struct {
+		name string
+		run  func()
+	}{
+		{"nftables", func() { d.applyEgress(c) }},
+		{"fanotify guard", func() {
+			if d.cfg.FanotifyGuard {
+				d.startGuard(c, st.Bundle)
+			}
+		}},
+		{"secret watch", func() { d.startSecrets(c, st.Bundle) }},
+		{"monitor track", func() { d.mon.track(c, st.Pid, false) }},
+	}
+	took := make([]time.Duration, len(steps))
+	var wg sync.WaitGroup
+	for i, s := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t0 := time.Now()
+			s.run()
+			took[i] = time.Since(t0)
+		}()
+	}
+	wg.Wait()
+	tr.Mark("layers at once (wall)")
+	for i, s := range steps {
+		tr.Add(s.name, took[i])
+	}
 	return nil
 }
 

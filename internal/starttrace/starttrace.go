@@ -88,6 +88,14 @@ func (t *Trace) Mark(name string) {
 	t.last = now
 }
 
+// Add records a stage that ran alongside others (its own duration; the
+// next Mark still measures from the previous one).
+func (t *Trace) Add(name string, d time.Duration) {
+	if t != nil {
+		t.stages = append(t.stages, Stage{Name: name, US: d.Microseconds()})
+	}
+}
+
 // Write appends the record to runDir/FileName when that file exists.
 func (t *Trace) Write(runDir string) {
 	if t == nil || runDir == "" {
