@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/confinehq/confine/internal/e2e"
-	"github.com/confinehq/confine/internal/landlock"
+	"github.com/confinehq/confine/internal/landlock/fromprofile"
 	"github.com/confinehq/confine/internal/starttrace"
 	"github.com/confinehq/confine/internal/testbed"
 	"github.com/confinehq/confine/profiles"
@@ -251,7 +251,7 @@ func initRuleset(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return landlock.FromProfile(r.Profile).Encode()
+	return fromprofile.Ruleset(r.Profile).Encode()
 }
 
 func containsKey[K comparable](ks []K, k K) bool {

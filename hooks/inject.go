@@ -3,7 +3,7 @@ package hooks
 import (
 	"errors"
 
-	"github.com/confinehq/confine/internal/landlock"
+	"github.com/confinehq/confine/internal/landlock/fromprofile"
 	"github.com/confinehq/confine/profiles"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -33,7 +33,7 @@ type Injection struct {
 	RuncRoot string
 	// InitPath is confine-init on the host; "" injects no Landlock
 	// ruleset (the caller found no Landlock in the kernel, or the profile
-	// needs none: landlock.NeedsInit).
+	// needs none: fromprofile.NeedsInit).
 	InitPath string
 }
 
@@ -67,8 +67,8 @@ func (in Injection) Modifiers() (Modifiers, error) {
 	if enforce {
 		ms = append(ms, FileHardening{Deny: p.Files.Deny, ReadOnly: p.Files.ReadOnly})
 	}
-	if enforce && in.InitPath != "" && landlock.NeedsInit(p) {
-		ms = append(ms, Landlock{InitPath: in.InitPath, Ruleset: landlock.FromProfile(p)})
+	if enforce && in.InitPath != "" && fromprofile.NeedsInit(p) {
+		ms = append(ms, Landlock{InitPath: in.InitPath, Ruleset: fromprofile.Ruleset(p)})
 	}
 	if in.HookPath != "" {
 		ms = append(ms, Hooks{Path: in.HookPath, Env: in.HookEnv})

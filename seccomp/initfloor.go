@@ -1,7 +1,7 @@
 package seccomp
 
 import (
-	"github.com/confinehq/confine/internal/landlock"
+	"github.com/confinehq/confine/internal/landlock/fromprofile"
 	"github.com/confinehq/confine/profiles"
 )
 
@@ -10,7 +10,7 @@ import (
 // syscalls, the Go runtime's start-up and the all-threads restriction
 // (signals to every thread). Measured with strace on confine-init. It is
 // allowed whenever confine-runc will put confine-init in front of the
-// container (landlock.NeedsInit), since a learned allowlist never sees
+// container (fromprofile.NeedsInit), since a learned allowlist never sees
 // confine-init run.
 var InitFloor = []string{
 	"arch_prctl", "brk", "clone", "close", "epoll_create1", "epoll_ctl", "epoll_pwait",
@@ -25,7 +25,7 @@ var InitFloor = []string{
 // initFloorFor returns InitFloor when p's containers start through
 // confine-init, else nil.
 func initFloorFor(p *profiles.Profile) []string {
-	if landlock.NeedsInit(p) {
+	if fromprofile.NeedsInit(p) {
 		return InitFloor
 	}
 	return nil

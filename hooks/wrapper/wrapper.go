@@ -27,7 +27,7 @@ import (
 	"github.com/confinehq/confine/hooks/runcargs"
 	"github.com/confinehq/confine/internal/api"
 	"github.com/confinehq/confine/internal/config"
-	"github.com/confinehq/confine/internal/landlock"
+	"github.com/confinehq/confine/internal/landlock/fromprofile"
 	"github.com/confinehq/confine/internal/starttrace"
 	"github.com/confinehq/confine/profiles"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -331,7 +331,7 @@ func (w *Wrapper) inject(ctx context.Context, log *runcargs.RuncLog, inv runcarg
 	default:
 		return privateCopy{}, fmt.Errorf("container %s: %v; refusing to create it unwatched (fail_mode=closed)", inv.ID, err)
 	}
-	initPath, layer, err := w.landlockLayer(log, inv.ID, landlock.NeedsInit(prof))
+	initPath, layer, err := w.landlockLayer(log, inv.ID, fromprofile.NeedsInit(prof))
 	if err != nil {
 		return privateCopy{}, err
 	}

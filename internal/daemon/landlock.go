@@ -13,6 +13,7 @@ import (
 	"github.com/confinehq/confine/internal/alert"
 	"github.com/confinehq/confine/internal/finding"
 	"github.com/confinehq/confine/internal/landlock"
+	"github.com/confinehq/confine/internal/landlock/fromprofile"
 	"github.com/confinehq/confine/monitor/audit"
 	"github.com/confinehq/confine/profiles"
 	"golang.org/x/sys/unix"
@@ -90,7 +91,7 @@ func (d *Daemon) landlockLayer(c *container) {
 	d.mu.Lock()
 	ann, injected := c.Annotations, c.Injected
 	d.mu.Unlock()
-	if p == nil || p.Mode != profiles.ModeEnforce || !landlock.FromProfile(p).RestrictsFiles() || !injected {
+	if p == nil || p.Mode != profiles.ModeEnforce || !fromprofile.Ruleset(p).RestrictsFiles() || !injected {
 		return
 	}
 	l := ann[landlock.AnnotationFilesLayer]
@@ -276,7 +277,7 @@ func landlockViolation(r audit.LandlockDenial) (violationT, bool) {
 // container's file and exec rules, from what confine-runc recorded in
 // its bundle.
 func filesLayerNote(p *profiles.Profile, ann map[string]string) string {
-	if p == nil || p.Mode != profiles.ModeEnforce || !landlock.FromProfile(p).RestrictsFiles() {
+	if p == nil || p.Mode != profiles.ModeEnforce || !fromprofile.Ruleset(p).RestrictsFiles() {
 		return ""
 	}
 	if l := ann[landlock.AnnotationFilesLayer]; l != "" {

@@ -1,5 +1,5 @@
 // Package landlock turns a confine profile into a Landlock ruleset and
-// applies it. confine-runc builds the ruleset (FromProfile) and passes it,
+// applies it. confine-runc builds the ruleset (fromprofile.Ruleset) and passes it,
 // encoded, on the command line of confine-init, a small static binary it
 // bind-mounts read-only into the container and prepends to process.args;
 // confine-init applies it (Apply) and execs the workload. The kernel then
@@ -67,7 +67,6 @@ import (
 	"strings"
 
 	"github.com/confinehq/confine/internal/glob"
-	"github.com/confinehq/confine/profiles"
 )
 
 // InitPath is where confine-init is bind-mounted inside a container.
@@ -107,51 +106,6 @@ func (r *Ruleset) Restricts() bool {
 // execution (what needs the init at all; ports alone do not).
 func (r *Ruleset) RestrictsFiles() bool {
 	return r.RestrictExec || r.RestrictRead || r.RestrictWrite
-}
-
-// FromProfile builds the ruleset for p's file, exec and network rules.
-func FromProfile(p *profiles.Profile) *Ruleset {
-	r := &Ruleset{}
-	if p.Exec.Allow != nil {
-		r.RestrictExec, r.Execute = true, Hierarchies(p.Exec.Allow)
-	}
-	if p.Files.Read != nil {
-		r.RestrictRead, r.Read = true, Hierarchies(p.Files.Read)
-	}
-	if p.Files.Write != nil {
-		r.RestrictWrite, r.Write = true, Hierarchies(p.Files.Write)
-	}
-	if p.Network.Listen != nil {
-		r.RestrictBind = true
-		for _, port := range p.Network.Listen {
-			if port > 0 && port <= 65535 && !slices.Contains(r.Bind, uint16(port)) {
-				r.Bind = append(r.Bind, uint16(port))
-			}
-		}
-		slices.Sort(r.Bind)
-	}
-	if p.Network.Egress != nil {
-		var ports []uint16
-		anyPort := false
-		for _, e := range p.Network.Egress {
-			eg, err := profiles.ParseEgress(e)
-			if err != nil {
-				continue
-			}
-			if eg.Port == 0 {
-				anyPort = true
-				break
-			}
-			if !slices.Contains(ports, eg.Port) {
-				ports = append(ports, eg.Port)
-			}
-		}
-		if !anyPort {
-			slices.Sort(ports)
-			r.RestrictConnect, r.Connect = true, ports
-		}
-	}
-	return r
 }
 
 // Hierarchies turns globs into the sorted, de-duplicated list of
@@ -241,11 +195,4 @@ func Injected(args []string) (string, bool) {
 		return args[1], true
 	}
 	return "", false
-}
-
-// NeedsInit reports whether confine-runc puts confine-init in front of
-// p's containers: enforce mode (monitor and learn never block) with
-// exec or file allowlists.
-func NeedsInit(p *profiles.Profile) bool {
-	return p != nil && p.Mode == profiles.ModeEnforce && FromProfile(p).RestrictsFiles()
 }

@@ -3,47 +3,8 @@ package landlock
 import (
 	"testing"
 
-	"github.com/confinehq/confine/profiles"
 	"github.com/google/go-cmp/cmp"
 )
-
-func TestFromProfile(t *testing.T) {
-	tests := []struct {
-		name string
-		p    profiles.Profile
-		want Ruleset
-	}{
-		{name: "nothing restricted", p: profiles.Profile{}, want: Ruleset{}},
-		{name: "globs become hierarchies", p: profiles.Profile{
-			Exec:  profiles.Exec{Allow: profiles.List{"/bin/busybox", "/usr/sbin/*"}},
-			Files: profiles.Files{Read: profiles.List{"/usr/lib/**", "/usr/lib/x/y", "/etc/nginx/*.conf"}, Write: profiles.List{}},
-		}, want: Ruleset{
-			RestrictExec: true, Execute: []string{"/bin/busybox", "/usr/sbin"},
-			RestrictRead: true, Read: []string{"/etc/nginx", "/usr/lib"},
-			RestrictWrite: true, Write: nil,
-		}},
-		{name: "ports", p: profiles.Profile{Network: profiles.Network{
-			Listen: profiles.Ports{8080, 80, 8080}, Egress: profiles.List{"10.0.0.0/8:5432", "db:443"}}},
-			want: Ruleset{RestrictBind: true, Bind: []uint16{80, 8080}, RestrictConnect: true, Connect: []uint16{443, 5432}}},
-		{name: "an any-port egress leaves connect alone", p: profiles.Profile{Network: profiles.Network{
-			Egress: profiles.List{"10.0.0.0/8:5432", "127.0.0.1:*"}}}, want: Ruleset{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := FromProfile(&tt.p)
-			if diff := cmp.Diff(tt.want, *got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-			back, err := Decode(got.Encode())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(got, back); diff != "" {
-				t.Errorf("encode round trip (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
 
 func TestHierarchies(t *testing.T) {
 	got := Hierarchies([]string{"/tmp/**", "/tmp/a", "/var/cache/x/**", "/var/cache/**", "bad", "/"})
