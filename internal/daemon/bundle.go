@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/confinehq/confine/hooks"
 )
@@ -26,15 +25,20 @@ func (m *monitor) bundleAnnotations(pid int, id string) (map[string]string, stri
 	if err != nil || st.PPID <= 1 {
 		return nil, ""
 	}
-	bundle, err := os.Readlink(m.fs.Path(strconv.Itoa(st.PPID), "cwd"))
+	shim, err := m.fs.Proc(st.PPID)
+	if err != nil {
+		return nil, ""
+	}
+	bundle, err := shim.Cwd()
 	if err != nil || filepath.Base(bundle) != id {
 		return nil, ""
 	}
-	path := filepath.Join(m.fs.Path(strconv.Itoa(st.PPID), "cwd"), "config.json")
+	var f *os.File
 	if cp, _ := hooks.FindCopy(m.cfg.RunDir, bundle, id); cp != "" {
-		path = cp
+		f, err = os.Open(cp)
+	} else {
+		f, err = shim.OpenInCwd("config.json")
 	}
-	f, err := os.Open(path)
 	if err != nil {
 		return nil, bundle
 	}

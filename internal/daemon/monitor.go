@@ -23,6 +23,8 @@ import (
 type monitor struct {
 	monitorDeps
 	fs proc.FS
+	// cgroups is the cgroup root containers are killed under.
+	cgroups kill.Finder
 
 	// useEvents: process events (BPF or the proc connector) are on; off
 	// (process_events = "none") means rescan-only, which the benchmarks
@@ -81,7 +83,7 @@ func newMonitor(deps monitorDeps) (*monitor, error) {
 	if deps.now == nil {
 		deps.now = time.Now
 	}
-	return &monitor{monitorDeps: deps, fs: fs, useEvents: deps.cfg.ProcessEvents != config.ProcessEventsNone, lineage: map[int]*container{}, exited: map[int]exitedProc{}, seen: map[proc.Key]*container{}}, nil
+	return &monitor{monitorDeps: deps, fs: fs, cgroups: kill.NewFinder(kill.DefaultCgroupRoot), useEvents: deps.cfg.ProcessEvents != config.ProcessEventsNone, lineage: map[int]*container{}, exited: map[int]exitedProc{}, seen: map[proc.Key]*container{}}, nil
 }
 
 func (m *monitor) start(ctx context.Context) error {
@@ -329,6 +331,7 @@ func (m *monitor) track(c *container, pid int, scan bool) {
 		m.lineage[pid] = c
 	}
 	m.mu.Unlock()
+	m.recordCgroup(c, pid)
 	// Before user code: registered by its hook, or found created (not
 	// started). A paused container has run already.
 	m.recMu.Lock()
@@ -509,7 +512,7 @@ func runcLike(p proc.Proc, snap *snapshot, gone bool) bool {
 // killProcess signals one process through a pidfd checked against its
 // start time (an exec session's root).
 func (m *monitor) killProcess(pid int, start uint64) error {
-	return kill.KillPidfd(pid, start)
+	return kill.KillPidfd(m.fs, pid, start)
 }
 
 // exeOf reads a process's executable, "" when it cannot.
@@ -520,10 +523,45 @@ func (m *monitor) exeOf(pid int) string {
 	return ""
 }
 
+// recordCgroup notes the container's cgroup from its init's, for the kill.
+func (m *monitor) recordCgroup(c *container, pid int) {
+	if pid <= 0 {
+		return
+	}
+	p, err := m.fs.Proc(pid)
+	if err != nil {
+		return
+	}
+	lines, err := p.Cgroup()
+	if err != nil {
+		return
+	}
+	if path, ok := proc.ContainerCgroupPath(lines, c.Namespace, c.ID); ok {
+		m.recMu.Lock()
+		c.Cgroup = path
+		m.recMu.Unlock()
+	}
+}
+
+// cgroupDir is the directory of the container's cgroup under the cgroup
+// root: the path recorded at registration, else found by its namespace
+// and id.
+func (m *monitor) cgroupDir(c *container) (string, error) {
+	m.recMu.Lock()
+	path := c.Cgroup
+	m.recMu.Unlock()
+	if path != "" {
+		if dir, err := m.cgroups.Resolve(path); err == nil {
+			return dir, nil
+		}
+	}
+	return m.cgroups.Cgroup(c.Namespace, c.ID)
+}
+
 // killContainer signals every process of a container: cgroup.kill when
 // the kernel has it, else pidfds of every process in the cgroup.
 func (m *monitor) killContainer(c *container) error {
-	cg, err := kill.Cgroup(c.Namespace, c.ID)
+	cg, err := m.cgroupDir(c)
 	if err == nil {
 		if err = kill.KillCgroup(cg); err == nil {
 			return nil
@@ -549,7 +587,7 @@ func (m *monitor) killContainer(c *container) error {
 	}
 	killed := 0
 	for _, k := range keys {
-		if err := kill.KillPidfd(k.PID, k.StartTime); err != nil {
+		if err := kill.KillPidfd(m.fs, k.PID, k.StartTime); err != nil {
 			errs = append(errs, err)
 		} else {
 			killed++

@@ -13,6 +13,7 @@ import (
 	"github.com/confinehq/confine/internal/alert"
 	"github.com/confinehq/confine/internal/config"
 	"github.com/confinehq/confine/internal/finding"
+	"github.com/confinehq/confine/monitor/kill"
 	"github.com/confinehq/confine/monitor/proc"
 	"github.com/confinehq/confine/monitor/proccon"
 	"github.com/confinehq/confine/profiles"
@@ -281,5 +282,36 @@ func TestMonitorExecSessionOf(t *testing.T) {
 	}
 	if root, _ := b.m.sessionOf(b.c1, 12857); root != 0 {
 		t.Errorf("httpd (the init's child): session %d, want the workload", root)
+	}
+}
+
+// TestMonitorRecordsTheCgroupForTheKill: registration notes the cgroup
+// the init's /proc/PID/cgroup names; the kill resolves it under the
+// cgroup root (here a fake hybrid tree), whatever layout it has.
+func TestMonitorRecordsTheCgroupForTheKill(t *testing.T) {
+	b := newMonitorBed(t)
+	b.m.track(b.c1, 12844, false)
+	if b.c1.Cgroup != "/cproc/cproc-c1" {
+		t.Fatalf("recorded cgroup %q, want /cproc/cproc-c1", b.c1.Cgroup)
+	}
+	root := t.TempDir()
+	dir := filepath.Join(root, "unified", "cproc", "cproc-c1")
+	for _, f := range []string{filepath.Join(root, "unified", "cgroup.controllers"), filepath.Join(dir, "cgroup.procs")} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.m.cgroups = kill.NewFinder(root)
+	if got, err := b.m.cgroupDir(b.c1); err != nil || got != dir {
+		t.Errorf("cgroupDir = %q, %v; want %q", got, err, dir)
+	}
+	// A container whose init could not be read is found by its name.
+	other := record(t, "cproc-c1", cprocProfile)
+	other.Namespace = "cproc"
+	if got, err := b.m.cgroupDir(other); err != nil || got != dir {
+		t.Errorf("cgroupDir without a recorded path = %q, %v; want %q", got, err, dir)
 	}
 }

@@ -52,16 +52,20 @@ type container struct {
 	Annotations map[string]string
 	Pid         int    // init pid (host view)
 	PidStart    uint64 // its start time, to survive pid reuse
-	Injected    bool
-	Status      string
-	Violations  int
-	KillReason  string
-	Notes       []string
-	Processes   int
-	Layers      []api.Layer // see layers.go
-	egress      *egress.Rules
-	guard       *fanotify.Guard
-	secrets     *fanotify.SecretWatch // see secrets.go
+	// Cgroup is the container's cgroup as its init's /proc/PID/cgroup
+	// names it, recorded at registration (the kill resolves it under the
+	// cgroup root); "" when it could not be read.
+	Cgroup     string
+	Injected   bool
+	Status     string
+	Violations int
+	KillReason string
+	Notes      []string
+	Processes  int
+	Layers     []api.Layer // see layers.go
+	egress     *egress.Rules
+	guard      *fanotify.Guard
+	secrets    *fanotify.SecretWatch // see secrets.go
 	// removed: unregistered; egress rules or a guard published after
 	// that are closed at once instead of being kept.
 	removed bool

@@ -377,7 +377,7 @@ func (r *Rules) Stats() Stats {
 
 // NetNS returns the inode of the container's network namespace. Containers
 // that share one namespace must share one Rules: the daemon keys by it.
-func (r *Rules) NetNS() uint64 { return r.t.ns.ino }
+func (r *Rules) NetNS() uint64 { return r.t.ns.Ino }
 
 // Pid returns the process the rules were applied through.
 func (r *Rules) Pid() int { return r.t.pid }

@@ -11,27 +11,9 @@ import (
 )
 
 // nsID names a namespace: the device and inode of its nsfs file.
-type nsID struct {
-	dev, ino uint64
-}
+type nsID = proc.NamespaceID
 
-func (n nsID) String() string { return "net:[" + strconv.FormatUint(n.ino, 10) + "]" }
-
-func statNS(path string) (nsID, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return nsID{}, err
-	}
-	return nsID{dev: st.Dev, ino: st.Ino}, nil
-}
-
-func fstatNS(f *os.File) (nsID, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return nsID{}, err
-	}
-	return nsID{dev: st.Dev, ino: st.Ino}, nil
-}
+func fstatNS(f *os.File) (nsID, error) { return proc.FstatNamespace(f) }
 
 // hostNamespaces returns the network namespaces that are never ours to
 // change: this process's own (the daemon runs in the host's) and PID 1's
@@ -40,12 +22,12 @@ func fstatNS(f *os.File) (nsID, error) {
 // lacks (a VM's init, a hardened host) it is EACCES, and the daemon's own
 // namespace has to stand for the host's.
 func hostNamespaces(fs proc.FS) ([]nsID, error) {
-	self, err := statNS(fs.Path("self", "ns", "net"))
+	self, err := fs.StatNamespace(proc.Self, "net")
 	if err != nil {
 		return nil, fmt.Errorf("reading this process's network namespace: %w", err)
 	}
 	out := []nsID{self}
-	if init, err := statNS(fs.Path("1", "ns", "net")); err == nil && init != self {
+	if init, err := fs.StatNamespace(1, "net"); err == nil && init != self {
 		out = append(out, init)
 	}
 	return out, nil
@@ -56,7 +38,7 @@ func hostNamespaces(fs proc.FS) ([]nsID, error) {
 // given an egress table: it would filter the host. The daemon shows them as
 // "host network" and relies on /proc monitoring for them.
 func SharesHostNetwork(fs proc.FS, pid int) (bool, error) {
-	id, err := statNS(fs.Path(strconv.Itoa(pid), "ns", "net"))
+	id, err := fs.StatNamespace(pid, "net")
 	if err != nil {
 		return false, fmt.Errorf("reading the network namespace of pid %d: %w", pid, err)
 	}
@@ -127,7 +109,7 @@ func openTarget(fs proc.FS, pid int) (*target, error) {
 // openNS opens the process's network namespace and checks that the process
 // was still alive once it was open, so the namespace is the process's.
 func (t *target) openNS() (*os.File, error) {
-	f, err := os.Open(t.fs.Path(strconv.Itoa(t.pid), "ns", "net"))
+	f, err := t.fs.OpenNamespace(t.pid, "net")
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
 			return nil, fmt.Errorf("opening the network namespace of pid %d: %w", t.pid, ErrGone)

@@ -360,20 +360,20 @@ func TestKillPidfd(t *testing.T) {
 	pid := cmd.Process.Pid
 	st := startTimeOf(t, pid)
 
-	if err := KillPidfd(pid, st+1); !errors.Is(err, ErrPidReused) {
+	if err := KillPidfd(hostProc(t), pid, st+1); !errors.Is(err, ErrPidReused) {
 		t.Fatalf("KillPidfd with a wrong start time: %v, want ErrPidReused", err)
 	}
 	if err := unix.Kill(pid, 0); err != nil {
 		t.Fatalf("process %d not alive after a refused kill: %v", pid, err)
 	}
-	if err := KillPidfd(pid, st); err != nil {
+	if err := KillPidfd(hostProc(t), pid, st); err != nil {
 		t.Fatalf("KillPidfd: %v", err)
 	}
 	reapKilled(t, []child{{pid: pid, cmd: cmd}})
-	if err := KillPidfd(pid, st); !errors.Is(err, ErrNoProcess) && !errors.Is(err, ErrPidReused) {
+	if err := KillPidfd(hostProc(t), pid, st); !errors.Is(err, ErrNoProcess) && !errors.Is(err, ErrPidReused) {
 		t.Fatalf("KillPidfd after reaping: %v, want ErrNoProcess", err)
 	}
-	if err := KillPidfd(0, 1); err == nil {
+	if err := KillPidfd(hostProc(t), 0, 1); err == nil {
 		t.Fatal("KillPidfd(0) succeeded")
 	}
 }
@@ -392,7 +392,7 @@ func BenchmarkKill(b *testing.B) {
 		{"v1-freezer+pidfds", "freezer", func(dir string, _ []child) error { return KillCgroup(dir) }},
 		{"pidfd-each", "v2", func(_ string, ps []child) error {
 			for _, p := range ps {
-				if err := KillPidfd(p.pid, p.startTime()); err != nil {
+				if err := KillPidfd(hostProc(b), p.pid, p.startTime()); err != nil {
 					return err
 				}
 			}
@@ -437,4 +437,14 @@ func BenchmarkKill(b *testing.B) {
 			b.ReportMetric(float64(dead.Nanoseconds())/float64(b.N)/1e3, "µs-empty/op")
 		})
 	}
+}
+
+// hostProc is the host's /proc.
+func hostProc(t testing.TB) proc.FS {
+	t.Helper()
+	fs, err := proc.NewFS("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
 }

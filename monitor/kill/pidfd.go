@@ -17,11 +17,7 @@ import (
 // later process with a later start time, and the signal to the dead pidfd
 // fails harmlessly). A mismatch is ErrPidReused; a process already gone is
 // ErrNoProcess. In neither case is anything signalled.
-func KillPidfd(pid int, startTime uint64) error {
-	fs, err := proc.NewFS("/proc")
-	if err != nil {
-		return fmt.Errorf("killing pid %d: %w", pid, err)
-	}
+func KillPidfd(fs proc.FS, pid int, startTime uint64) error {
 	return signalPidfd(fs, pid, startTime, unix.SIGKILL)
 }
 

@@ -106,6 +106,26 @@ func ContainerFromCgroup(lines []CgroupLine) (namespace, id string, ok bool) {
 	return "", "", false
 }
 
+// ContainerCgroupPath returns the path, among a process's cgroup lines,
+// of the cgroup that attributes it to container id of namespace ns (a
+// layout without a namespace matches any), the unified line first: what
+// a container's cgroup is called under every hierarchy root, recorded
+// when the container is registered and resolved under the root when it
+// is killed (monitor/kill Finder.Resolve).
+func ContainerCgroupPath(lines []CgroupLine, ns, id string) (string, bool) {
+	for _, unified := range []bool{true, false} {
+		for _, l := range lines {
+			if l.Unified() != unified {
+				continue
+			}
+			if cns, cid, ok := ContainerFromCgroupPath(l.Path); ok && cid == id && (cns == "" || cns == ns) {
+				return l.Path, true
+			}
+		}
+	}
+	return "", false
+}
+
 // ContainerFromCgroupPath attributes one cgroup path. Layouts, from the
 // outermost path component inwards (a process in a sub-cgroup of a
 // container, e.g. systemd or Docker inside it, still belongs to the

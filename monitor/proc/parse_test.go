@@ -599,3 +599,32 @@ func FuzzParseLinks(f *testing.F) {
 		}
 	})
 }
+
+// TestContainerCgroupPath: the container's own cgroup among a process's
+// lines, the unified one first; another container's or a host cgroup is
+// not it.
+func TestContainerCgroupPath(t *testing.T) {
+	for _, tt := range []struct {
+		name, cgroup, ns, id, want string
+		ok                         bool
+	}{
+		{name: "hybrid, containerd", cgroup: "1:cpu:/cproc/c1\n0::/cproc/c1\n", ns: "cproc", id: "c1", want: "/cproc/c1", ok: true},
+		{name: "v1 only", cgroup: "4:memory:/default/web\n2:freezer:/default/web\n", ns: "default", id: "web", want: "/default/web", ok: true},
+		{name: "docker, systemd driver", cgroup: "0::/system.slice/docker-abc.scope\n", ns: "moby", id: "abc", want: "/system.slice/docker-abc.scope", ok: true},
+		{name: "nerdctl scope: any namespace", cgroup: "0::/system.slice/nerdctl-abc.scope\n", ns: "default", id: "abc", want: "/system.slice/nerdctl-abc.scope", ok: true},
+		{name: "another container", cgroup: "0::/cproc/c2\n", ns: "cproc", id: "c1"},
+		{name: "another namespace", cgroup: "0::/other/c1\n", ns: "cproc", id: "c1"},
+		{name: "host", cgroup: "0::/user.slice/user-0.slice/session-1.scope\n", ns: "cproc", id: "c1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			lines, err := parseCgroup([]byte(tt.cgroup))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := ContainerCgroupPath(lines, tt.ns, tt.id)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("ContainerCgroupPath = %q, %v; want %q, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
