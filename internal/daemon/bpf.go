@@ -156,7 +156,7 @@ func (m *monitor) bpfLoop() {
 			} else {
 				m.judgeExited(ev, c)
 			}
-			refreshExecSet(w, ev.TGID)
+			refreshExecSet(m.fs, w, ev.TGID)
 		case bpfevents.KindUID, bpfevents.KindGID:
 			m.evaluate(ev.TGID, c)
 		case bpfevents.KindExit:
@@ -322,7 +322,7 @@ func (m *monitor) judgeExited(ev bpfevents.Event, c *container) {
 		return
 	}
 	ch, prof := dec.checker, dec.Profile
-	if !filepath.IsAbs(ev.Filename) || !sameFileInRoot(initPid, ev.Filename, ev.ExeDev, ev.ExeIno) {
+	if !filepath.IsAbs(ev.Filename) || !sameFileInRoot(m.fs, initPid, ev.Filename, ev.ExeDev, ev.ExeIno) {
 		m.metrics.execUnjudged.Inc()
 		m.log.Debug("exec of a process gone before it could be read, not judged", "pid", ev.TGID, "file", ev.Filename, "namespace", c.Namespace, "container", c.ID)
 		return
@@ -338,8 +338,8 @@ func (m *monitor) judgeExited(ev bpfevents.Event, c *container) {
 
 // sameFileInRoot reports whether name, resolved inside the root of process
 // pid with no symlink followed, is the file dev/ino.
-func sameFileInRoot(pid int, name string, dev, ino uint64) bool {
-	root, err := unix.Open(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+func sameFileInRoot(fs proc.FS, pid int, name string, dev, ino uint64) bool {
+	root, err := fs.OpenRoot(pid)
 	if err != nil {
 		return false
 	}

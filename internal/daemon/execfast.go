@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"fmt"
 	"path/filepath"
 	"time"
 
@@ -9,6 +8,7 @@ import (
 
 	"github.com/confinehq/confine/internal/glob"
 	"github.com/confinehq/confine/monitor/bpfevents"
+	"github.com/confinehq/confine/monitor/proc"
 	"github.com/confinehq/confine/profiles"
 )
 
@@ -102,7 +102,7 @@ func eventSnapshot(ev bpfevents.Event) snapshot {
 // refreshExecSet builds the container's exec set when its decision
 // changed, from the root of pid (a process that just exec'd in the
 // container). Called by the event loop after the slow path judged.
-func refreshExecSet(w *watchedCgroup, pid int) {
+func refreshExecSet(fs proc.FS, w *watchedCgroup, pid int) {
 	dec := w.c.decision()
 	if dec == nil || !fastPathCandidate(dec.Profile) {
 		return
@@ -110,7 +110,7 @@ func refreshExecSet(w *watchedCgroup, pid int) {
 	if s := w.fast; s != nil && s.dec == dec && (len(s.inodes) > 0 || time.Since(s.built) < execSetRetry) {
 		return
 	}
-	inodes, err := allowedInodes(pid, dec.Profile.Exec.Allow)
+	inodes, err := allowedInodes(fs, pid, dec.Profile.Exec.Allow)
 	if err != nil {
 		return // the process is gone: the next exec tries again
 	}
@@ -135,10 +135,10 @@ func fastPathCandidate(p *profiles.Profile) bool {
 // pid, following no symlink (the slow path judges the resolved name, so a
 // symlink's target is not what its name allows), and returns the regular
 // files found.
-func allowedInodes(pid int, allow profiles.List) (map[devIno]bool, error) {
-	root, err := unix.Open(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+func allowedInodes(fs proc.FS, pid int, allow profiles.List) (map[devIno]bool, error) {
+	root, err := fs.OpenRoot(pid)
 	if err != nil {
-		return nil, fmt.Errorf("opening the root of %d: %w", pid, err)
+		return nil, err
 	}
 	defer unix.Close(root)
 	out := map[devIno]bool{}

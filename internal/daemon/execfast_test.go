@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/confinehq/confine/monitor/bpfevents"
+	"github.com/confinehq/confine/monitor/proc"
 	"github.com/confinehq/confine/profiles"
 )
 
@@ -27,7 +28,7 @@ func fastContainer(t *testing.T, yaml string) (*watchedCgroup, *decision) {
 	c := &container{Namespace: "ns", ID: "id"}
 	c.dec.Store(dec)
 	w := &watchedCgroup{c: c}
-	refreshExecSet(w, os.Getpid())
+	refreshExecSet(hostProc(t), w, os.Getpid())
 	return w, dec
 }
 
@@ -97,7 +98,7 @@ func TestJudgeFromEvent(t *testing.T) {
 		if judgeFromEvent(w, allowed) {
 			t.Fatal("judged from the event with the set of a replaced decision")
 		}
-		refreshExecSet(w, os.Getpid())
+		refreshExecSet(hostProc(t), w, os.Getpid())
 		if !judgeFromEvent(w, allowed) {
 			t.Fatal("not judged from the event after the set was rebuilt")
 		}
@@ -115,4 +116,14 @@ func TestJudgeFromEvent(t *testing.T) {
 			t.Fatalf("inode set %v, want only %s", w.fast.inodes, bin)
 		}
 	})
+}
+
+// hostProc is the host's /proc.
+func hostProc(t *testing.T) proc.FS {
+	t.Helper()
+	fs, err := proc.NewFS("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
 }
