@@ -88,66 +88,71 @@ func TestBenchDetection(t *testing.T) {
 		{"proc connector + rescan (500ms)", "fanotify_guard = false\nlandlock = false\nprocess_events = \"proc_connector\""},
 		{"rescan only (500ms)", "fanotify_guard = false\nlandlock = false\nprocess_events = \"none\""},
 	} {
-		bed := e2e.NewBed(t)
-		bed.WriteConfig(t, mode.config)
-		bed.WriteProfile(t, "app", killProfile)
-		bed.StartConfined(t)
-		shared := t.TempDir()
-		var atPidfd, atEvent []time.Duration
-		for i := 0; i < n; i++ {
-			os.Remove(filepath.Join(shared, "t0"))
-			id := testbed.UniqueID("det")
-			// t0 is written by the allowed shell just before it execs the
-			// forbidden copy; the host notes when the init's pidfd turns
-			// readable (it died) and when the task exit event arrives.
-			script := nowNS + `; mkdir -p /tmp/b && cp /bin/busybox /tmp/b/busybox && sleep 0.3 && now > /shared/t0 && exec /tmp/b/busybox sleep 30`
-			r, err := bed.Start(context.Background(), testbed.RunOptions{
-				ID: id, Runtime: bed.Runc, Args: []string{"sh", "-c", script},
-				Labels: map[string]string{"confine.profile": "app"},
-				Mounts: []testbed.Mount{{Source: shared, Destination: "/shared"}},
-			})
-			if err != nil {
-				t.Fatal(err)
+		for _, bin := range benchBinaries() {
+			bed := e2e.NewBed(t)
+			if bin.dir != "" {
+				bed.Bin, bed.Runc = bin.dir, filepath.Join(bin.dir, "confine-runc")
 			}
-			dead := make(chan time.Time, 1)
-			pidfd, err := unix.PidfdOpen(int(r.Pid()), 0)
-			if err != nil {
-				r.Close()
-				t.Fatalf("%s: trial %d: pidfd of the init: %v", mode.name, i, err)
-			}
-			go func() {
-				defer unix.Close(pidfd)
-				fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
-				for {
-					if n, err := unix.Poll(fds, 20_000); err == unix.EINTR {
-						continue
-					} else if n == 1 {
-						dead <- time.Now()
-					}
-					close(dead)
-					return
+			bed.WriteConfig(t, mode.config)
+			bed.WriteProfile(t, "app", killProfile)
+			bed.StartConfined(t)
+			shared := t.TempDir()
+			var atPidfd, atEvent []time.Duration
+			for i := 0; i < n; i++ {
+				os.Remove(filepath.Join(shared, "t0"))
+				id := testbed.UniqueID("det")
+				// t0 is written by the allowed shell just before it execs the
+				// forbidden copy; the host notes when the init's pidfd turns
+				// readable (it died) and when the task exit event arrives.
+				script := nowNS + `; mkdir -p /tmp/b && cp /bin/busybox /tmp/b/busybox && sleep 0.3 && now > /shared/t0 && exec /tmp/b/busybox sleep 30`
+				r, err := bed.Start(context.Background(), testbed.RunOptions{
+					ID: id, Runtime: bed.Runc, Args: []string{"sh", "-c", script},
+					Labels: map[string]string{"confine.profile": "app"},
+					Mounts: []testbed.Mount{{Source: shared, Destination: "/shared"}},
+				})
+				if err != nil {
+					t.Fatal(err)
 				}
-			}()
-			select {
-			case <-r.Exited():
-			case <-time.After(20 * time.Second):
+				dead := make(chan time.Time, 1)
+				pidfd, err := unix.PidfdOpen(int(r.Pid()), 0)
+				if err != nil {
+					r.Close()
+					t.Fatalf("%s: trial %d: pidfd of the init: %v", mode.name, i, err)
+				}
+				go func() {
+					defer unix.Close(pidfd)
+					fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+					for {
+						if n, err := unix.Poll(fds, 20_000); err == unix.EINTR {
+							continue
+						} else if n == 1 {
+							dead <- time.Now()
+						}
+						close(dead)
+						return
+					}
+				}()
+				select {
+				case <-r.Exited():
+				case <-time.After(20 * time.Second):
+					r.Close()
+					t.Fatalf("%s: trial %d: container not killed", mode.name, i)
+				}
+				t1 := time.Now()
+				t2, ok := <-dead
+				code, _ := r.Wait(context.Background())
+				data, err := os.ReadFile(filepath.Join(shared, "t0"))
 				r.Close()
-				t.Fatalf("%s: trial %d: container not killed", mode.name, i)
+				if err != nil || code != 137 || !ok {
+					t.Fatalf("%s: trial %d: exit %d, t0 %v, pidfd readable %v", mode.name, i, code, err, ok)
+				}
+				ns, _ := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+				t0 := time.Unix(0, ns)
+				atEvent = append(atEvent, t1.Sub(t0))
+				atPidfd = append(atPidfd, t2.Sub(t0))
 			}
-			t1 := time.Now()
-			t2, ok := <-dead
-			code, _ := r.Wait(context.Background())
-			data, err := os.ReadFile(filepath.Join(shared, "t0"))
-			r.Close()
-			if err != nil || code != 137 || !ok {
-				t.Fatalf("%s: trial %d: exit %d, t0 %v, pidfd readable %v", mode.name, i, code, err, ok)
-			}
-			ns, _ := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-			t0 := time.Unix(0, ns)
-			atEvent = append(atEvent, t1.Sub(t0))
-			atPidfd = append(atPidfd, t2.Sub(t0))
+			results = append(results, result{bin.label + mode.name, summarize(atPidfd), summarize(atEvent)})
 		}
-		results = append(results, result{mode.name, summarize(atPidfd), summarize(atEvent)})
 	}
 	r100 := func(d time.Duration) time.Duration { return d.Round(100 * time.Microsecond) }
 	fmt.Printf("\n## Detection to dead container: forbidden exec (%d trials each)\n\n", n)
@@ -155,6 +160,26 @@ func TestBenchDetection(t *testing.T) {
 	for _, r := range results {
 		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", r.name, r100(r.pidfd.p50), r100(r.pidfd.p99), r100(r.pidfd.max), r100(r.event.p50), r100(r.event.p99), r100(r.event.max))
 	}
+}
+
+// benchBinary is a set of binaries a benchmark runs: the tree's own
+// (dir "": CONFINE_BIN), or older ones from CONFINE_BENCH_OLD_BIN, side
+// by side in the same run.
+type benchBinary struct{ label, dir string }
+
+// use points a bed at the binaries (the tree's own: unchanged).
+func (b benchBinary) use(bed *e2e.Bed) {
+	if b.dir != "" {
+		bed.Bin, bed.Runc = b.dir, filepath.Join(b.dir, "confine-runc")
+	}
+}
+
+func benchBinaries() []benchBinary {
+	bins := []benchBinary{{}}
+	if old := os.Getenv("CONFINE_BENCH_OLD_BIN"); old != "" {
+		bins = append(bins, benchBinary{label: "OLD (" + old + ") ", dir: old})
+	}
+	return bins
 }
 
 // TestBenchSyscalls measures a syscall-heavy loop inside a container with

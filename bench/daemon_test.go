@@ -50,7 +50,14 @@ func counts() []int {
 // watched containers (each over 10 s), under churn, and in an event storm.
 func TestBenchDaemonFootprint(t *testing.T) {
 	requireBench(t)
+	for _, bin := range benchBinaries() {
+		footprint(t, bin)
+	}
+}
+
+func footprint(t *testing.T, bin benchBinary) {
 	bed := e2e.NewBed(t)
+	bin.use(bed)
 	bed.WriteProfile(t, "idle", "apiVersion: confine/v1\nname: idle\nmode: enforce\nexec:\n  allow: [\"/bin/busybox\"]\n")
 	c := bed.StartConfined(t)
 	pid := c.Cmd.Process.Pid
@@ -60,7 +67,7 @@ func TestBenchDaemonFootprint(t *testing.T) {
 			r.Close()
 		}
 	}()
-	fmt.Printf("\n## confined footprint (idle containers, 10 s each; churn and storm 30 s)\n\n| scenario | RSS | CPU in the window | CPU share |\n|---|---|---|---|\n")
+	fmt.Printf("\n## %sconfined footprint (idle containers, 10 s each; churn and storm 30 s)\n\n| scenario | RSS | CPU in the window | CPU share |\n|---|---|---|---|\n", bin.label)
 	measure := func(name string, window time.Duration) {
 		c0, _ := procUsage(t, pid)
 		time.Sleep(window)

@@ -49,9 +49,7 @@ onViolation: kill
 // of bin ("" = the ones under test).
 func startBed(t *testing.T, bin string, trace bool) (*e2e.Bed, *e2e.Confined) {
 	bed := e2e.NewBed(t)
-	if bin != "" {
-		bed.Bin, bed.Runc = bin, filepath.Join(bin, "confine-runc")
-	}
+	benchBinary{dir: bin}.use(bed)
 	// confined's default rescan interval (the e2e beds use 500ms): its
 	// rescans compete with the starts for the two cores.
 	bed.WriteConfig(t, `rescan_interval = "2s"`)
